@@ -1,0 +1,32 @@
+# `make` installs into .venv; `make test` runs everything CI runs; `make demo` runs examples/demo.
+PY ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+COMMANDS := $(wildcard bin/mt-*)
+
+.PHONY: all install demo test bench clean
+
+all: install
+
+install: $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml $(COMMANDS)
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	for f in $(COMMANDS); do \
+	  sed '1s|.*|#!$(BIN)/python|' $$f > $(BIN)/$$(basename $$f) && chmod +x $(BIN)/$$(basename $$f); \
+	done
+	touch $@
+
+demo: install
+	PATH=$(BIN):$$PATH examples/run-demo
+
+test: install
+	PATH=$(BIN):$$PATH $(BIN)/python -m pytest -q tests
+
+bench: install
+	PATH=$(BIN):$$PATH $(BIN)/python bench/runner_overhead.py
+	PATH=$(BIN):$$PATH $(BIN)/python bench/mt_test_cost.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache
