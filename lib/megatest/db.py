@@ -1,0 +1,374 @@
+"""The one way to open an area database, and every SQL statement the project runs.
+
+Imports only the standard library: `mt-test` goes through here on every call.
+"""
+import os
+import sqlite3
+import time
+from contextlib import contextmanager
+
+BUSY_TIMEOUT_MS = 60000
+TEST_COLUMNS = ("id", "run_id", "testname", "item_path", "state", "status", "host", "uname",
+                "cpuload", "diskfree", "rundir", "shortdir", "final_logf", "run_duration",
+                "comment", "event_time", "fail_count", "pass_count", "archived", "pid",
+                "attempt", "heartbeat_at", "job_id", "last_update")
+TEST_FIELDS = frozenset(TEST_COLUMNS) - {"id", "run_id", "testname", "item_path"}
+HIDDEN_TEST_STATES = ("DELETED",)
+
+
+# ---------------------------------------------------------------- opening
+
+def connect(path, readonly=False, tracer=None):
+    """Open one SQLite file with the project's settings (WAL, busy timeout, autocommit)."""
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                               timeout=BUSY_TIMEOUT_MS / 1000)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if tracer:
+        conn.set_trace_callback(tracer)
+    if not readonly:
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def live_path(area, environ=None):
+    """Where the live database of an area is on this host (issue #3 moves homes; one place)."""
+    return area.live_db_path(environ)
+
+
+def open_area_db(area, environ=None, tracer=None):
+    """Open the area's live database for writing, creating it and its schema when needed."""
+    path = live_path(area, environ)
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if os.path.exists(area.shared_db_path):
+            _restore_from_shared(area.shared_db_path, path)
+    conn = connect(path, tracer=tracer)
+    from megatest import schema
+    schema.ensure(conn)
+    return conn
+
+
+def open_test_db(path):
+    """Open an existing live database from inside a test (no schema work: hot path)."""
+    if not os.path.exists(path):
+        from megatest.errors import MtError
+        raise MtError(f"database {path} does not exist")
+    return connect(path)
+
+
+def open_for_reading(area, environ=None):
+    """A read-only connection: the live db when this host has it, else the shared copy; or None."""
+    for path in (live_path(area, environ), area.shared_db_path):
+        if os.path.exists(path):
+            try:
+                conn = connect(path, readonly=True)
+                conn.execute("SELECT 1 FROM runs LIMIT 1")
+                return conn
+            except sqlite3.Error:
+                continue
+    return None
+
+
+def _restore_from_shared(shared, live):
+    src = sqlite3.connect(f"file:{shared}?mode=ro", uri=True)
+    tmp = live + ".restore"
+    dst = sqlite3.connect(tmp)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    os.replace(tmp, live)
+
+
+def copy_to_shared(conn, shared_path):
+    """Write a consistent rollback-journal copy of conn's database at shared_path (temp + rename)."""
+    tmp = shared_path + ".tmp-copy"
+    if os.path.exists(tmp):
+        os.unlink(tmp)
+    dst = sqlite3.connect(tmp, isolation_level=None)
+    conn.backup(dst)
+    dst.execute("PRAGMA journal_mode = DELETE")
+    dst.close()
+    os.replace(tmp, shared_path)
+
+
+@contextmanager
+def transaction(conn):
+    """BEGIN IMMEDIATE ... COMMIT: every multi-row change is one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+# ---------------------------------------------------------------- keys and runs
+
+def get_keys(conn):
+    return [r[0] for r in conn.execute("SELECT fieldname FROM keys ORDER BY id")]
+
+
+def register_keys(conn, keys):
+    """Record the area's keys once; adding a column per key to runs. Returns the stored keys."""
+    stored = get_keys(conn)
+    if stored:
+        return stored
+    for key in keys:
+        conn.execute("INSERT INTO keys (fieldname) VALUES (?)", (key,))
+        conn.execute(f'ALTER TABLE runs ADD COLUMN "{key}" TEXT DEFAULT ""')
+    return list(keys)
+
+
+def register_run(conn, keys, keyvals, runname, owner, now=None):
+    """Insert-or-reuse the run (target, runname); a deleted run comes back. Returns its id."""
+    now = now or time.time()
+    target = "/".join(keyvals)
+    row = conn.execute("SELECT id FROM runs WHERE target=? AND runname=?", (target, runname)).fetchone()
+    if row:
+        conn.execute("UPDATE runs SET state=CASE WHEN state='deleted' THEN 'new' ELSE state END, "
+                     "last_update=? WHERE id=?", (now, row[0]))
+        return row[0]
+    cols = ", ".join(f'"{k}"' for k in keys)
+    marks = ", ".join("?" for _ in keys)
+    cur = conn.execute(
+        f"INSERT INTO runs (target, runname, owner, event_time, last_update{', ' if keys else ''}{cols}) "
+        f"VALUES (?, ?, ?, ?, ?{', ' if keys else ''}{marks})",
+        (target, runname, owner, now, now, *keyvals))
+    return cur.lastrowid
+
+
+def get_run(conn, run_id):
+    return conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+
+
+def find_run(conn, target, runname):
+    return conn.execute("SELECT * FROM runs WHERE target=? AND runname=? AND state != 'deleted'",
+                        (target, runname)).fetchone()
+
+
+def list_runs(conn, include_deleted=False):
+    sql = "SELECT * FROM runs" + ("" if include_deleted else " WHERE state != 'deleted'")
+    return conn.execute(sql + " ORDER BY event_time, id").fetchall()
+
+
+def set_run(conn, run_id, **fields):
+    fields["last_update"] = time.time()
+    sets = ", ".join(f"{k}=?" for k in fields)
+    conn.execute(f"UPDATE runs SET {sets} WHERE id=?", (*fields.values(), run_id))
+
+
+def run_toplevel_statuses(conn, run_id):
+    return conn.execute(
+        "SELECT state, status FROM tests WHERE run_id=? AND item_path='' AND state NOT IN ('DELETED')",
+        (run_id,)).fetchall()
+
+
+# ---------------------------------------------------------------- tests
+
+def register_tests(conn, run_id, names, now=None):
+    """Insert-or-ignore NOT_STARTED/n/a records for (testname, item_path) pairs."""
+    now = now or time.time()
+    conn.executemany(
+        "INSERT OR IGNORE INTO tests (run_id, testname, item_path, event_time, last_update) "
+        "VALUES (?, ?, ?, ?, ?)", [(run_id, t, i, now, now) for t, i in names])
+
+
+def tests_of_run(conn, run_id, since=None, include_deleted=False):
+    sql = f"SELECT {', '.join(TEST_COLUMNS)} FROM tests WHERE run_id=?"
+    args = [run_id]
+    if since is not None:
+        sql += " AND last_update >= ?"
+        args.append(since)
+    if not include_deleted:
+        sql += " AND state != 'DELETED'"
+    return conn.execute(sql + " ORDER BY testname, item_path", args).fetchall()
+
+
+def get_test(conn, test_id):
+    return conn.execute(f"SELECT {', '.join(TEST_COLUMNS)} FROM tests WHERE id=?",
+                        (test_id,)).fetchone()
+
+
+def find_test(conn, run_id, testname, item_path):
+    return conn.execute(f"SELECT {', '.join(TEST_COLUMNS)} FROM tests "
+                        "WHERE run_id=? AND testname=? AND item_path=?",
+                        (run_id, testname, item_path)).fetchone()
+
+
+def update_test(conn, test_id, only_states=None, **fields):
+    """Set fields of one record; with only_states, compare-and-set on its state. Returns changed."""
+    bad = set(fields) - TEST_FIELDS
+    if bad:
+        raise ValueError(f"unknown test fields {sorted(bad)}")
+    fields.setdefault("last_update", time.time())
+    sets = ", ".join(f"{k}=?" for k in fields)
+    sql = f"UPDATE tests SET {sets} WHERE id=?"
+    args = [*fields.values(), test_id]
+    if only_states:
+        sql += f" AND state IN ({', '.join('?' for _ in only_states)})"
+        args.extend(only_states)
+    return conn.execute(sql, args).rowcount > 0
+
+
+def set_test_state(conn, test_id, state=None, status=None, comment=None, only_states=None,
+                   **fields):
+    """Change a record's state/status (and more) and roll up its toplevel, in the caller's
+    transaction. Returns the updated row, or None when the compare-and-set did not match."""
+    if state is not None:
+        fields["state"] = state
+    if status is not None:
+        fields["status"] = status
+    if comment is not None:
+        fields["comment"] = comment
+    if not update_test(conn, test_id, only_states=only_states, **fields):
+        return None
+    row = get_test(conn, test_id)
+    if row["item_path"]:
+        rollup_toplevel(conn, row["run_id"], row["testname"])
+    return row
+
+
+def rollup_toplevel(conn, run_id, testname):
+    """Recompute an iterated test's toplevel from its items (behaviour.md §10.4)."""
+    from megatest import rollup
+    items = conn.execute("SELECT state, status FROM tests WHERE run_id=? AND testname=? "
+                         "AND item_path != ''", (run_id, testname)).fetchall()
+    pairs = [(r[0], r[1]) for r in items]
+    result = rollup.rollup(pairs)
+    if result is None:
+        return
+    passes, fails = rollup.counts(pairs)
+    conn.execute("UPDATE tests SET state=?, status=?, pass_count=?, fail_count=?, last_update=? "
+                 "WHERE run_id=? AND testname=? AND item_path='' "
+                 "AND (state!=? OR status!=? OR pass_count!=? OR fail_count!=?)",
+                 (*result, passes, fails, time.time(), run_id, testname, *result, passes, fails))
+
+
+def count_running(conn, states, jobgroup_tests=None):
+    """Running non-toplevel records area-wide (all runs): toplevels of iterated tests never count."""
+    marks = ", ".join("?" for _ in states)
+    sql = (f"SELECT count(*) FROM tests t WHERE t.state IN ({marks}) AND NOT (t.item_path = '' AND "
+           "EXISTS (SELECT 1 FROM tests i WHERE i.run_id=t.run_id AND i.testname=t.testname "
+           "AND i.item_path != ''))")
+    args = list(states)
+    if jobgroup_tests is not None:
+        sql += f" AND t.testname IN ({', '.join('?' for _ in jobgroup_tests)})"
+        args.extend(jobgroup_tests)
+    return conn.execute(sql, args).fetchone()[0]
+
+
+def running_elsewhere(conn, run_id, testname, item_path, states):
+    """Is the same test/itempath running in another run of the area (exclusive, prevrunning)?"""
+    marks = ", ".join("?" for _ in states)
+    return conn.execute(f"SELECT 1 FROM tests WHERE testname=? AND item_path=? AND run_id != ? "
+                        f"AND state IN ({marks}) LIMIT 1",
+                        (testname, item_path, run_id, *states)).fetchone() is not None
+
+
+def last_end_elsewhere(conn, testname, item_path, exclude_test_id):
+    """event_time + run_duration of the newest finished record of test/itempath (rundelay)."""
+    row = conn.execute("SELECT max(event_time + run_duration) FROM tests WHERE testname=? "
+                       "AND item_path=? AND id != ? AND state IN ('COMPLETED', 'INCOMPLETE') "
+                       "AND status IN ('PASS', 'FAIL', 'ABORT')",
+                       (testname, item_path, exclude_test_id)).fetchone()
+    return row[0]
+
+
+def reset_test(conn, test_id):
+    """Back to NOT_STARTED/n/a for a relaunch: old steps and data rows go, the attempt counter rises."""
+    conn.execute("DELETE FROM test_steps WHERE test_id=?", (test_id,))
+    conn.execute("DELETE FROM test_data WHERE test_id=?", (test_id,))
+    conn.execute("UPDATE tests SET state='NOT_STARTED', status='n/a', comment='', pid=NULL, "
+                 "heartbeat_at=NULL, run_duration=0, fail_count=0, pass_count=0, "
+                 "attempt=attempt+1, last_update=? WHERE id=?", (time.time(), test_id))
+
+
+def heartbeat_tests(conn, test_ids, now=None):
+    if not test_ids:
+        return
+    now = now or time.time()
+    conn.executemany("UPDATE tests SET heartbeat_at=?, run_duration=?-event_time WHERE id=? "
+                     "AND state IN ('RUNNING', 'REMOTEHOSTSTART', 'LAUNCHED', 'KILLREQ')",
+                     [(now, now, t) for t in test_ids])
+
+
+def set_test_meta(conn, testname, meta):
+    cols = ("author", "owner", "description", "reviewed", "iterated", "tags", "jobgroup")
+    values = [str(meta.get(c, "") or ("default" if c == "jobgroup" else "")) for c in cols]
+    conn.execute(f"INSERT INTO test_meta (testname, {', '.join(cols)}, last_update) "
+                 f"VALUES (?, {', '.join('?' for _ in cols)}, ?) ON CONFLICT (testname) DO UPDATE SET "
+                 + ", ".join(f"{c}=excluded.{c}" for c in cols) + ", last_update=excluded.last_update",
+                 (testname, *values, time.time()))
+
+
+def jobgroups(conn):
+    return {r[0]: r[1] for r in conn.execute("SELECT testname, jobgroup FROM test_meta")}
+
+
+# ---------------------------------------------------------------- steps and data
+
+def add_step(conn, test_id, stepname, state, status="n/a", comment="", logfile="", event_time=None):
+    now = time.time()
+    conn.execute("INSERT INTO test_steps (test_id, stepname, state, status, event_time, comment, "
+                 "logfile, last_update) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                 "ON CONFLICT (test_id, stepname, state) DO UPDATE SET status=excluded.status, "
+                 "event_time=excluded.event_time, comment=excluded.comment, "
+                 "logfile=excluded.logfile, last_update=excluded.last_update",
+                 (test_id, stepname, state, status, event_time or now, comment, logfile, now))
+
+
+def steps_of_test(conn, test_id):
+    return conn.execute("SELECT stepname, state, status, event_time, comment, logfile FROM test_steps "
+                        "WHERE test_id=? ORDER BY event_time, id", (test_id,)).fetchall()
+
+
+def steps_of_run(conn, run_id):
+    return conn.execute("SELECT s.test_id, s.stepname, s.state, s.status, s.event_time, s.comment, "
+                        "s.logfile FROM test_steps s JOIN tests t ON t.id=s.test_id "
+                        "WHERE t.run_id=? ORDER BY s.event_time, s.id", (run_id,)).fetchall()
+
+
+DATA_COLUMNS = ("category", "variable", "value", "expected", "tol", "units", "comment", "status", "type")
+
+
+def upsert_data(conn, test_id, rows):
+    """Write test data rows; a row with the same (category, variable) replaces the old one."""
+    now = time.time()
+    conn.executemany(
+        f"INSERT INTO test_data (test_id, {', '.join(DATA_COLUMNS)}, last_update) "
+        f"VALUES (?, {', '.join('?' for _ in DATA_COLUMNS)}, ?) "
+        "ON CONFLICT (test_id, category, variable) DO UPDATE SET "
+        + ", ".join(f"{c}=excluded.{c}" for c in DATA_COLUMNS[2:]) + ", last_update=excluded.last_update",
+        [(test_id, *[row.get(c, "") for c in DATA_COLUMNS], now) for row in rows])
+
+
+def data_of_test(conn, test_id):
+    return conn.execute(f"SELECT {', '.join(DATA_COLUMNS)} FROM test_data WHERE test_id=? "
+                        "ORDER BY category, variable", (test_id,)).fetchall()
+
+
+# ---------------------------------------------------------------- tasks
+
+def add_task(conn, kind, **fields):
+    fields.setdefault("created", time.time())
+    cols = ", ".join(fields)
+    cur = conn.execute(f"INSERT INTO tasks (kind, {cols}) VALUES (?, {', '.join('?' for _ in fields)})",
+                       ("kind" and kind, *fields.values()))
+    return cur.lastrowid
+
+
+def update_task(conn, task_id, **fields):
+    sets = ", ".join(f"{k}=?" for k in fields)
+    conn.execute(f"UPDATE tasks SET {sets} WHERE id=?", (*fields.values(), task_id))
+
+
+def active_runners(conn, target, runname):
+    return conn.execute("SELECT * FROM tasks WHERE kind='runner' AND target=? AND runname=? "
+                        "AND state IN ('new', 'claimed', 'running')", (target, runname)).fetchall()

@@ -1,0 +1,92 @@
+"""Tables, schema version and ordered migrations of an area database.
+
+The version lives in PRAGMA user_version so that opening an up-to-date database costs one
+read; each migration runs in the same transaction as the version bump.
+"""
+
+MIGRATIONS = [
+    ("001-base", """
+CREATE TABLE IF NOT EXISTS metadat (var TEXT PRIMARY KEY, val TEXT);
+CREATE TABLE IF NOT EXISTS keys (
+    id INTEGER PRIMARY KEY, fieldname TEXT NOT NULL UNIQUE, fieldtype TEXT DEFAULT 'TEXT');
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    target TEXT NOT NULL, runname TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'new', status TEXT NOT NULL DEFAULT 'n/a',
+    rollup_status TEXT NOT NULL DEFAULT 'n/a',
+    owner TEXT DEFAULT '', event_time REAL, comment TEXT DEFAULT '',
+    fail_count INTEGER DEFAULT 0, pass_count INTEGER DEFAULT 0,
+    locked INTEGER NOT NULL DEFAULT 0, last_update REAL,
+    UNIQUE (target, runname));
+CREATE TABLE IF NOT EXISTS tests (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    testname TEXT NOT NULL, item_path TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT 'NOT_STARTED', status TEXT NOT NULL DEFAULT 'n/a',
+    host TEXT DEFAULT '', uname TEXT DEFAULT '', cpuload REAL DEFAULT -1,
+    diskfree INTEGER DEFAULT -1, rundir TEXT DEFAULT '', shortdir TEXT DEFAULT '',
+    final_logf TEXT DEFAULT 'logs/final.log', run_duration REAL DEFAULT 0,
+    comment TEXT DEFAULT '', event_time REAL, fail_count INTEGER DEFAULT 0,
+    pass_count INTEGER DEFAULT 0, archived INTEGER DEFAULT 0,
+    pid INTEGER, attempt INTEGER NOT NULL DEFAULT 0, heartbeat_at REAL,
+    job_id TEXT DEFAULT '', last_update REAL,
+    UNIQUE (run_id, testname, item_path));
+CREATE INDEX IF NOT EXISTS tests_state ON tests (state);
+CREATE TABLE IF NOT EXISTS test_steps (
+    id INTEGER PRIMARY KEY, test_id INTEGER NOT NULL REFERENCES tests(id),
+    stepname TEXT NOT NULL, state TEXT NOT NULL, status TEXT DEFAULT 'n/a',
+    event_time REAL, comment TEXT DEFAULT '', logfile TEXT DEFAULT '', last_update REAL,
+    UNIQUE (test_id, stepname, state));
+CREATE TABLE IF NOT EXISTS test_data (
+    id INTEGER PRIMARY KEY, test_id INTEGER NOT NULL REFERENCES tests(id),
+    category TEXT NOT NULL DEFAULT '', variable TEXT NOT NULL, value, expected, tol,
+    units TEXT DEFAULT '', comment TEXT DEFAULT '', status TEXT DEFAULT '',
+    type TEXT DEFAULT '', last_update REAL,
+    UNIQUE (test_id, category, variable));
+CREATE TABLE IF NOT EXISTS test_meta (
+    id INTEGER PRIMARY KEY, testname TEXT NOT NULL UNIQUE, author TEXT DEFAULT '',
+    owner TEXT DEFAULT '', description TEXT DEFAULT '', reviewed TEXT DEFAULT '',
+    iterated TEXT DEFAULT '', avg_runtime REAL, avg_disk REAL, tags TEXT DEFAULT '',
+    jobgroup TEXT DEFAULT 'default', last_update REAL);
+CREATE TABLE IF NOT EXISTS tasks (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('runner', 'job', 'action')),
+    action TEXT DEFAULT '', target TEXT DEFAULT '', runname TEXT DEFAULT '',
+    testpatt TEXT DEFAULT '', params TEXT DEFAULT '{}',
+    state TEXT NOT NULL DEFAULT 'new' CHECK (state IN
+        ('new', 'claimed', 'running', 'done', 'failed', 'killed', 'stale')),
+    host TEXT DEFAULT '', pid INTEGER, job_id TEXT DEFAULT '',
+    run_id INTEGER, test_id INTEGER,
+    created REAL, claimed_at REAL, heartbeat_at REAL, finished_at REAL, exit_code INTEGER);
+CREATE INDEX IF NOT EXISTS tasks_state ON tasks (kind, state);
+"""),
+]
+
+VERSION = len(MIGRATIONS)
+
+
+def ensure(conn):
+    """Bring the schema up to VERSION; a newer database than this code is refused."""
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current == VERSION:
+        return
+    if current > VERSION:
+        from megatest.errors import MtError
+        raise MtError(f"database schema version {current} is newer than this program's {VERSION}",
+                      hint="upgrade megatest-py, or use the version that created this database")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, (name, sql) in enumerate(MIGRATIONS[current:], start=current + 1):
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute("INSERT OR REPLACE INTO metadat (var, val) VALUES ('migration', ?)", (name,))
+            conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _statements(sql):
+    return [s.strip() for s in sql.split(";") if s.strip()]
