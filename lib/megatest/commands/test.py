@@ -1,0 +1,449 @@
+"""mt-test: called from inside a running test to record its state, status, steps and data.
+
+Every test step pays for this command's start-up, so the normal path imports the standard
+library and a few small library modules only; arguments are parsed by hand. USAGE is a docopt
+text all the same (tests check it parses), and is what --help prints.
+"""
+import os
+import sys
+
+from megatest import db, states, testenv, triggers
+from megatest.errors import MtError, UsageError
+
+USAGE = """\
+mt-test: called from inside a running test to record its state, status, steps and data.
+
+Usage:
+  mt-test status STATE STATUS [--comment TEXT]
+  mt-test step NAME (start | end) [--status STATUS] [--logfile FILE] [--comment TEXT]
+  mt-test data load CSVFILE
+  mt-test data set CATEGORY VARIABLE VALUE [--expected E] [--tol T] [--units U] [--comment TEXT]
+  mt-test runstep NAME [--logpro FILE] [--comment TEXT] [--] CMD...
+  mt-test setlog FILE [--comment TEXT]
+  mt-test show
+  mt-test (-h | --help)
+
+Commands:
+  status    set this record's state and status. A numeric STATUS is an exit code
+            (0 -> PASS, other -> FAIL); AUTO computes the status from the test data.
+  step      add or replace the step row (NAME, start|end). At `end`, NAME.dat in the run
+            directory (a log checker's output) is loaded as test data.
+  data      load test data rows `category,variable,value,expected,tol,units,comment,status,type`
+            from CSVFILE (`-` = stdin), or set one row. Rows without a status get pass/fail
+            from value, expected and tol; the test's pass/fail counts are updated.
+  runstep   run CMD through /bin/sh in the current directory, stdout and stderr to NAME.log,
+            recording the rows (NAME, start) and (NAME, end, <exit code>). One CMD word is
+            shell text; several words are one command line, quoted as given. With --logpro,
+            `logpro FILE NAME.html < NAME.log` checks the log and NAME.html becomes the final log.
+  setlog    set the record's final log file (relative to the run directory).
+  show      print this test's identity (run, test, database, run directory).
+
+Options:
+  -m TEXT, --comment TEXT  set the comment (the record's; for step and runstep, the step's).
+  --status STATUS          the step's status [default: n/a].
+  --logfile FILE           the step's log file; also the record's final log.
+  --expected E             expected value.
+  --tol T                  tolerance: a number, or one of > < >= <=.
+  --units U                units.
+  --logpro FILE            log checker rules for runstep.
+  -h, --help               show this text.
+
+Exit status: 0 done; 1 the step failed, or the record refused the change (it is being
+killed or removed); 2 bad arguments, bad input, or not called from inside a test.
+"""
+
+# name: (positional names, options, usage line for error hints)
+COMMANDS = {
+    "status": (("STATE", "STATUS"), ("--comment",), "status STATE STATUS [--comment TEXT]"),
+    "step": (("NAME", "start|end"), ("--status", "--logfile", "--comment"),
+             "step NAME start|end [--status STATUS] [--logfile FILE] [--comment TEXT]"),
+    "data load": (("CSVFILE",), (), "data load CSVFILE"),
+    "data set": (("CATEGORY", "VARIABLE", "VALUE"), ("--expected", "--tol", "--units", "--comment"),
+                 "data set CATEGORY VARIABLE VALUE [--expected E] [--tol T] [--units U]"),
+    "runstep": (("NAME", "CMD..."), ("--logpro", "--comment"),
+                "runstep NAME [--logpro FILE] [--comment TEXT] -- CMD..."),
+    "setlog": (("FILE",), ("--comment",), "setlog FILE [--comment TEXT]"),
+    "show": ((), (), "show"),
+}
+ALIASES = {"-m": "--comment"}
+STEP_STATES = ("start", "end")
+# A record being killed or removed keeps that state: a script's late write must not undo a
+# kill request (the executor would then keep the script's verdict) nor revive a removed test.
+PROTECTED_STATES = frozenset((states.KILLREQ, states.KILLED, states.CLEANING, states.REMOVING,
+                              states.ARCHIVE_REMOVING, states.DELETED))
+LOGPRO = "logpro"
+LOGPRO_MISSING_CODE = 127  # what a shell reports for a command it cannot find
+
+
+def main(argv, environ=None):
+    environ = os.environ if environ is None else environ
+    if _wants_help(argv):
+        sys.stdout.write(USAGE)
+        return 0
+    name, args, opts = parse_args(argv)
+    if name == "show":
+        return show(testenv.identity_from_env(environ))
+    test = TestRecord.open(environ)
+    try:
+        return _dispatch(test, name, args, opts, environ)
+    finally:
+        test.conn.close()
+
+
+def _dispatch(test, name, args, opts, environ):
+    comment = opts.get("--comment")
+    if name == "status":
+        return set_status(test, args[0], args[1], comment, environ)
+    if name == "step":
+        return record_step(test, args[0], args[1], opts.get("--status") or states.NA,
+                           opts.get("--logfile"), comment)
+    if name == "data load":
+        return load_data(test, args[0])
+    if name == "data set":
+        row = {"category": args[0], "variable": args[1], "value": args[2],
+               "expected": opts.get("--expected", ""), "tol": opts.get("--tol", ""),
+               "units": opts.get("--units", ""), "comment": comment or ""}
+        return store_data(test, [row], "data set")
+    if name == "runstep":
+        return run_step(test, args[0], _command_text(args[1:]), opts.get("--logpro"), comment)
+    return set_log(test, args[0], comment)  # setlog
+
+
+# ---------------------------------------------------------------- arguments
+
+def _wants_help(argv):
+    words = argv[:argv.index("--")] if "--" in argv else argv
+    return not argv or "-h" in words or "--help" in words
+
+
+def parse_args(argv):
+    """Return (command name, positionals, {option: value}); UsageError names the bad word."""
+    name, words = argv[0], list(argv[1:])
+    if name == "data":
+        if not words or words[0] not in ("load", "set"):
+            got = repr(words[0]) if words else "nothing"
+            raise UsageError(f"data: expected 'load' or 'set', got {got}",
+                             hint=_hint("data load"))
+        name = "data " + words.pop(0)
+    if name not in COMMANDS:
+        raise UsageError(f"unknown command {name!r}", hint="mt-test --help")
+    positional, allowed, _ = COMMANDS[name]
+    args, opts = _split_words(name, words, allowed)
+    _check_count(name, args, positional)
+    if name == "step" and args[1] not in STEP_STATES:
+        raise UsageError(f"step: state must be start or end, got {args[1]!r}", hint=_hint(name))
+    return name, args, opts
+
+
+def _split_words(name, words, allowed):
+    args, opts = [], {}
+    while words:
+        word = words.pop(0)
+        if word == "--":
+            args.extend(words)
+            break
+        option = ALIASES.get(word, word)
+        if not option.startswith("--"):
+            args.append(word)
+            continue
+        option, eq, value = option.partition("=")
+        if option not in allowed:
+            raise UsageError(f"{name}: unknown option {option}", hint=_hint(name))
+        if not eq:
+            if not words:
+                raise UsageError(f"{name}: option {option} needs a value", hint=_hint(name))
+            value = words.pop(0)
+        opts[option] = value
+    return args, opts
+
+
+def _check_count(name, args, positional):
+    variadic = positional and positional[-1].endswith("...")
+    if len(args) < len(positional):
+        missing = positional[len(args)].rstrip(".")
+        raise UsageError(f"{name}: missing {missing}", hint=_hint(name))
+    if len(args) > len(positional) and not variadic:
+        raise UsageError(f"{name}: unexpected argument {args[len(positional)]!r}", hint=_hint(name))
+
+
+def _hint(name):
+    return f"mt-test {COMMANDS[name][2]}   (see mt-test --help)"
+
+
+def _command_text(words):
+    """One word is shell text as written; several are an argv, quoted so they stay as given."""
+    if len(words) == 1:
+        return words[0]
+    import shlex
+    return shlex.join(words)
+
+
+# ---------------------------------------------------------------- the calling test's record
+
+class TestRecord:
+    """The calling test: its identity, an open connection to the live db, and its row id."""
+
+    def __init__(self, ident, conn, test_id, db_path):
+        self.ident, self.conn, self.test_id, self.db_path = ident, conn, test_id, db_path
+
+    @classmethod
+    def open(cls, environ):
+        ident = testenv.identity_from_env(environ)
+        if ident.test_id and ident.db_path:
+            return cls(ident, db.open_test_db(ident.db_path), ident.test_id, ident.db_path)
+        from megatest.area import Area
+        path = Area(ident.toppath).live_db_path(environ)
+        conn = db.open_test_db(path)
+        try:
+            return cls(ident, conn, _find_test_id(conn, ident, path), path)
+        except BaseException:
+            conn.close()
+            raise
+
+    def row(self):
+        """The current row (call inside the transaction); MtError when it is gone."""
+        row = db.get_test(self.conn, self.test_id)
+        if row is None:
+            raise MtError(f"test id {self.test_id} ({self.label()}) is not in the database",
+                          path=self.db_path, hint="the run may have been removed; mt-list runs")
+        return row
+
+    def label(self):
+        ident = self.ident
+        return "/".join(p for p in (ident.target, ident.runname, ident.testname, ident.item_path) if p)
+
+    def rundir(self, row=None):
+        return self.ident.rundir or (row["rundir"] if row is not None else "") or os.getcwd()
+
+
+def _find_test_id(conn, ident, path):
+    run = db.find_run(conn, ident.target, ident.runname)
+    if run is None:
+        raise MtError(f"run {ident.target}/{ident.runname} is not in the database", path=path)
+    row = db.find_test(conn, run["id"], ident.testname, ident.item_path)
+    if row is None:
+        raise MtError(f"test {ident.testname} (itempath {ident.item_path!r}) is not registered "
+                      f"in run {ident.target}/{ident.runname}", path=path)
+    return row["id"]
+
+
+# ---------------------------------------------------------------- status
+
+def set_status(test, state, status, comment, environ):
+    """Set exactly STATE/STATUS (numeric -> PASS/FAIL, AUTO -> from the data); fire triggers."""
+    status = states.normalize_status(status)
+    with db.transaction(test.conn):
+        old = test.row()
+        if old["state"] in PROTECTED_STATES:
+            sys.stderr.write(f"mt-test: {test.label()} is {old['state']}: "
+                             f"{state}/{status} not recorded\n")
+            return 1
+        fields = {}
+        if status == states.AUTO:
+            status, passes, fails = _data_rollup(test, status)
+            fields.update(pass_count=passes, fail_count=fails)
+        top_before = _toplevel(test.conn, old)
+        new = db.set_test_state(test.conn, test.test_id, state, status, comment, **fields)
+        top_after = _toplevel(test.conn, old)
+    _fire_changes(test, old, new, top_before, top_after, environ)
+    return 0
+
+
+def _toplevel(conn, row):
+    if not row["item_path"]:
+        return None
+    return db.find_test(conn, row["run_id"], row["testname"], "")
+
+
+def _fire_changes(test, old, new, top_before, top_after, environ):
+    if (old["state"], old["status"]) != (new["state"], new["status"]):
+        triggers.fire(test.rundir(new), new["id"], new["state"], new["status"], environ)
+    if top_after is not None and top_before is not None and top_after["rundir"] and \
+            (top_before["state"], top_before["status"]) != (top_after["state"], top_after["status"]):
+        env = dict(environ, MT_ITEMPATH="", MT_TEST_RUN_DIR=top_after["rundir"])
+        triggers.fire(top_after["rundir"], top_after["id"], top_after["state"], top_after["status"], env)
+
+
+def _data_rollup(test, current_status):
+    """(status, pass_count, fail_count) from the record's data rows (in the caller's transaction)."""
+    from megatest import testdata
+    rows = [dict(r) for r in db.data_of_test(test.conn, test.test_id)]
+    return testdata.rollup_status(current_status, rows)
+
+
+# ---------------------------------------------------------------- data
+
+def load_data(test, source):
+    from megatest import testdata
+    text = _read_input(source)
+    return store_data(test, testdata.parse_csv_rows(text), "stdin" if source == "-" else source)
+
+
+def _read_input(source):
+    if source == "-":
+        return sys.stdin.read()
+    try:
+        with open(source) as f:
+            return f.read()
+    except OSError as err:
+        raise MtError(f"cannot read test data: {err.strerror}", path=source) from None
+
+
+def store_data(test, rows, origin):
+    """Compute missing statuses, upsert ROWS, update the counts (the status waits, §11.7)."""
+    from megatest import testdata
+    problems = []
+    rows = [testdata.normalize_row(r, warn=lambda m, r=r: problems.append(_row_problem(r, m)))
+            for r in rows]
+    with db.transaction(test.conn):
+        test.row()
+        _upsert_and_count(test, rows)
+    for problem in problems:
+        sys.stderr.write(f"mt-test: error: {origin}: {problem}\n")
+    return 2 if problems else 0
+
+
+def _row_problem(row, message):
+    return f"row {row.get('category', '')},{row.get('variable', '')}: {message}"
+
+
+def _upsert_and_count(test, rows):
+    if not rows:
+        return
+    db.upsert_data(test.conn, test.test_id, rows)
+    _, passes, fails = _data_rollup(test, None)
+    db.update_test(test.conn, test.test_id, pass_count=passes, fail_count=fails)
+
+
+def dat_rows(path, stepname, toppath):
+    """Test data rows from a log checker's NAME.dat (config syntax; one section per rule)."""
+    from megatest import config
+    cfg = config.read_config(path, toppath=toppath or os.path.dirname(path))
+    rows = []
+    for section, keys in cfg.sections.items():
+        if not keys:
+            continue
+        if section == "final":
+            rows.append({"category": stepname, "variable": "final",
+                         "value": keys.get("exit-code", ""), "expected": "", "tol": "",
+                         "units": "", "comment": keys.get("message", ""),
+                         "status": keys.get("exit-status", ""), "type": "logpro"})
+            continue
+        rows.append({"category": stepname, "variable": section,
+                     "value": keys.get("measured", ""), "expected": keys.get("expected", ""),
+                     "tol": keys.get("tolerance", ""), "units": keys.get("units", ""),
+                     "comment": keys.get("comment") or keys.get("desc", ""),
+                     "status": keys.get("status", ""), "type": keys.get("type", "logpro")})
+    return rows
+
+
+def _checker_rows(test, path, stepname):
+    """(rows, problem) for PATH when it exists; a broken file must not lose the step row."""
+    if not os.path.isfile(path):
+        return [], None
+    from megatest import testdata
+    try:
+        rows = dat_rows(path, stepname, test.ident.toppath)
+        return [testdata.normalize_row(r, warn=lambda m: None) for r in rows], None
+    except MtError as err:
+        return [], str(err)
+
+
+# ---------------------------------------------------------------- steps
+
+def record_step(test, name, state, status, logfile, comment):
+    rows, problem = [], None
+    if state == "end":
+        rows, problem = _checker_rows(test, os.path.join(test.rundir(), name + ".dat"), name)
+    with db.transaction(test.conn):
+        test.row()
+        db.add_step(test.conn, test.test_id, name, state, status, comment or "", logfile or "")
+        if logfile:
+            db.update_test(test.conn, test.test_id, final_logf=logfile)
+        _upsert_and_count(test, rows)
+    if problem:
+        sys.stderr.write(f"mt-test: error: {problem} (step {name} recorded without its data)\n")
+        return 2
+    return 0
+
+
+def run_step(test, name, command, rules, comment):
+    """Record (NAME, start), run COMMAND into NAME.log, check it, record (NAME, end, <code>)."""
+    with db.transaction(test.conn):
+        test.row()
+        db.add_step(test.conn, test.test_id, name, "start", states.NA, comment or "", "")
+    log = name + ".log"
+    code = _run_logged(command, log)
+    status, note, rows, problem = states.exit_to_status(code, "ezstep"), "", [], None
+    if rules:
+        code, status, note = _check_log(rules, name, log)
+        if code != LOGPRO_MISSING_CODE:
+            log = name + ".html"
+            rows, problem = _checker_rows(test, name + ".dat", name)
+            note = _checker_note(status, code, rows)
+    elif status != states.PASS:
+        note = f"{status}: exit code {code}"
+    with db.transaction(test.conn):
+        test.row()
+        db.add_step(test.conn, test.test_id, name, "end", str(code), comment or note, log)
+        if log.endswith(".html"):
+            db.update_test(test.conn, test.test_id, final_logf=log)
+        _upsert_and_count(test, rows)
+    if problem:
+        sys.stderr.write(f"mt-test: error: {problem} (step {name} recorded without its data)\n")
+    return 0 if status in (states.PASS, states.WARN) else 1
+
+
+def _run_logged(command, log):
+    """Run COMMAND via /bin/sh with stdout and stderr in LOG; return its exit code."""
+    import subprocess
+    with open(log, "w") as out:
+        proc = subprocess.run(["/bin/sh", "-c", command], stdout=out, stderr=subprocess.STDOUT)
+    return _exit_code(proc.returncode)
+
+
+def _exit_code(returncode):
+    return returncode if returncode >= 0 else 128 - returncode  # killed by a signal: as sh says
+
+
+def _check_log(rules, name, log):
+    """Run `logpro RULES NAME.html < LOG` from PATH: (exit code, status, comment), §11.5."""
+    import shutil
+    import subprocess
+    checker = shutil.which(LOGPRO)
+    if checker is None:
+        return LOGPRO_MISSING_CODE, states.FAIL, "log checker not found"
+    with open(log) as stdin:
+        proc = subprocess.run([checker, rules, name + ".html"], stdin=stdin,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    code = _exit_code(proc.returncode)
+    return code, states.exit_to_status(code, "checker"), ""
+
+
+def _checker_note(status, code, rows):
+    """The end row's comment: "<status>: <checker message>" unless PASS (§11.4)."""
+    if status == states.PASS:
+        return ""
+    message = next((r["comment"] for r in rows if r["variable"] == "final" and r["comment"]), "")
+    return f"{status}: {message or f'log checker exit code {code}'}"
+
+
+# ---------------------------------------------------------------- setlog, show
+
+def set_log(test, path, comment):
+    with db.transaction(test.conn):
+        test.row()
+        fields = {"final_logf": path}
+        if comment is not None:
+            fields["comment"] = comment
+        db.update_test(test.conn, test.test_id, **fields)
+    return 0
+
+
+def show(ident):
+    lines = [("run-id", ident.run_id or ""), ("test-id", ident.test_id or ""),
+             ("db", ident.db_path), ("rundir", ident.rundir), ("area", ident.toppath),
+             ("target", ident.target), ("runname", ident.runname), ("test", ident.testname),
+             ("itempath", ident.item_path)]
+    sys.stdout.write("".join(f"{key}: {value}\n" for key, value in lines))
+    return 0

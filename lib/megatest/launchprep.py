@@ -1,0 +1,88 @@
+"""Everything a record needs on disk before it starts: directory, links, files, environment."""
+import os
+import sys
+
+from megatest import rundir as rd
+from megatest import testenv, triggers
+from megatest.launch import direct
+
+
+def test_environment(plan, testdef, rec, item, run_dir, link_dir, db_path, run_id):
+    """The test's environment, layered as behaviour.md §11.2 says (later layers win)."""
+    from megatest.config import eval_env_section
+    from megatest.items import item_info
+    s = plan.settings
+    env = dict(plan.env)                  # base + keys + runconfig (evaluated) + run MT_* names
+    ident = testenv.TestIdentity(s.area.toppath, plan.target, plan.runname, testdef.name,
+                                 rec["item_path"], db_path, run_id, rec["id"], link_dir)
+    env.update(MT_TEST_NAME=testdef.name, MT_ITEMPATH=rec["item_path"], MT_TEST_RUN_DIR=link_dir,
+               MT_ITEM_INFO=item_info(item) if item else "", MT_CMDINFO=testenv.encode_cmdinfo(ident),
+               MT_MEGATEST=os.path.join(bin_dir(), "mt-test"), MT_RUN_ID=str(run_id),
+               MT_TEST_ID=str(rec["id"]))
+    if s.env_override:
+        env.update(eval_env_section(s.env_override, env))
+    env.update(dict(zip(s.keys, plan.keyvals)))
+    env.update(MT_LINKTREE=s.linktree, MT_RUNNAME=plan.runname, MT_RUN_AREA_HOME=s.area.toppath)
+    if item:
+        env.update(item)
+    if testdef.pre_launch_env:
+        env.update(eval_env_section(testdef.pre_launch_env, env))
+    env["PATH"] = env.get("PATH", "/usr/bin:/bin") + os.pathsep + bin_dir()
+    return env
+
+
+def bin_dir():
+    """Directory of the project's commands (the venv's bin beside this interpreter)."""
+    return os.path.dirname(os.path.abspath(sys.argv[0])) if os.path.basename(sys.argv[0]).startswith("mt-") \
+        else os.path.dirname(sys.executable)
+
+
+def prepare(runner, key):
+    """Create the run directory and its files; returns (physical dir, link dir, env)."""
+    plan, s = runner.plan, runner.settings
+    rec = runner.recs[key]
+    t = plan.tests[key[0]]
+    top = runner.recs[(key[0], "")]
+    disk = _disk_of(top, len(s.keys)) or rd.choose_disk(s, t.disks)
+    phys, link, phys_top, link_top = rd.paths(s, disk, plan.target, plan.runname, key[0], key[1])
+    if rec.get("attempt") or os.path.exists(os.path.join(phys, ".mt")):
+        rd.clean_dir(phys)
+    rd.ensure_link(link_top, phys_top)
+    if key[1] and top.get("shortdir") != phys_top:
+        runner._set((key[0], ""), shortdir=phys_top, rundir=link_top)
+    with open_launch_log(phys) as log:
+        rd.copy_test(t.path, phys, s.testcopycmd, log)
+    for step, rules in t.logpro.items():
+        path = os.path.join(phys, f"{step}.logpro")
+        if not os.path.exists(path):
+            with open(path, "w") as f:
+                f.write(rules + "\n")
+    item = _item_of(runner, t, key[1])
+    env = test_environment(plan, t, rec, item, phys, link, runner.conn_path, runner.run_id)
+    rd.write_env_files(phys, env, s.blacklist)
+    direct.prepare(phys, t.runscript, t.ezsteps)
+    triggers.write_spec(phys, t.triggers)
+    with open(os.path.join(phys, "mt_launch.log"), "a") as log:
+        log.write(f"launch: {direct.BASH} {os.path.join(phys, direct.WRAPPER)}\n")
+    return phys, link, env
+
+
+def open_launch_log(phys):
+    os.makedirs(phys, exist_ok=True)
+    return open(os.path.join(phys, "mt_launch.log"), "a")
+
+
+def _disk_of(top, nkeys):
+    """The disk a test's toplevel already lives on (all items of a test share one disk)."""
+    short = top.get("shortdir")
+    if not short or not os.path.isdir(short):
+        return None
+    for _ in range(nkeys + 2):            # <disk>/<key1>/.../<keyN>/<runname>/<test>
+        short = os.path.dirname(short)
+    return short
+
+
+def _item_of(runner, t, item_path):
+    if not item_path:
+        return None
+    return runner.item_values.get((t.name, item_path))

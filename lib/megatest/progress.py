@@ -1,0 +1,74 @@
+"""Reading what a test's wrapper wrote into its run directory (steps, exit code)."""
+import os
+from dataclasses import dataclass, field
+
+from megatest.launch.direct import EXIT_FILE, STEPS_FILE, PID_FILE
+from megatest.states import exit_to_status, worse_status
+
+
+@dataclass
+class Progress:
+    starts: list = field(default_factory=list)      # [(name, time)]
+    ends: list = field(default_factory=list)        # [(name, rc, kind, time)]
+    runscript_rc: int = None
+    exit_code: int = None                           # None: the wrapper has not finished
+
+    def step_status(self, rc, kind):
+        if kind == "nochecker":
+            return "FAIL"
+        return exit_to_status(rc, "checker" if kind == "checker" else "ezstep")
+
+    def worst(self):
+        """(status, comment) over what ran so far."""
+        status, comment = "PASS", ""
+        if self.runscript_rc is not None:
+            status = exit_to_status(self.runscript_rc, "runscript")
+            if status != "PASS":
+                comment = f"runscript exited {self.runscript_rc}"
+        for name, rc, kind, _ in self.ends:
+            step = self.step_status(rc, kind)
+            if worse_status(status, step) == step and step != status:
+                status = step
+                comment = ("log checker not found" if kind == "nochecker"
+                           else f"failed at step {name}" if step == "FAIL" else f"{step}: step {name}")
+        return status, comment
+
+
+def read_int(path):
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return None
+    if not text.endswith("\n"):
+        return None                       # being written: not complete yet
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
+
+
+def read_progress(rundir):
+    p = Progress()
+    try:
+        with open(os.path.join(rundir, STEPS_FILE)) as f:
+            lines = f.read().split("\n")[:-1]     # a line without newline is still being written
+    except OSError:
+        lines = []
+    for line in lines:
+        parts = line.split(" ")
+        try:
+            if parts[0] == "start":
+                p.starts.append((parts[1], float(parts[2])))
+            elif parts[0] == "end":
+                p.ends.append((parts[1], int(parts[2]), parts[3], float(parts[4])))
+            elif parts[0] == "runscript":
+                p.runscript_rc = int(parts[1])
+        except (IndexError, ValueError):
+            continue
+    p.exit_code = read_int(os.path.join(rundir, EXIT_FILE))
+    return p
+
+
+def read_pid(rundir):
+    return read_int(os.path.join(rundir, PID_FILE))

@@ -1,0 +1,125 @@
+"""Run directories: disk choice, physical path and link tree, the copy of the test, megatest.sh."""
+import os
+import shlex
+import shutil
+import subprocess
+
+from megatest.errors import MtError
+
+DEFAULT_DISK_DIR = "runs"
+
+
+def usable_disks(disks, minspace_kib):
+    """[(name, path, free_kib)] of usable disks, and [(name, path, reason)] of rejected ones."""
+    good, bad = [], []
+    for name, path in disks:
+        if not os.path.isabs(path):
+            bad.append((name, path, "not an absolute path"))
+        elif not os.path.isdir(path):
+            bad.append((name, path, "not an existing directory"))
+        elif not os.access(path, os.W_OK | os.X_OK):
+            bad.append((name, path, "not writable"))
+        else:
+            st = os.statvfs(path)
+            free = st.f_bavail * st.f_frsize // 1024
+            if free <= minspace_kib:
+                bad.append((name, path, f"only {free} KiB free, minspace is {minspace_kib}"))
+            else:
+                good.append((name, path, free))
+    return good, bad
+
+
+def check_disks(settings, warn=None):
+    """At runner start: exit 2 naming each rejected disk when none is usable."""
+    if not settings.disks:
+        if warn:
+            warn(f"warning: no [disks] in megatest.config; run directories go to "
+                 f"{os.path.join(settings.area.toppath, DEFAULT_DISK_DIR)}")
+        return
+    good, bad = usable_disks(settings.disks, settings.minspace_kib)
+    if not good:
+        reasons = "; ".join(f"{n} ({p}): {why}" for n, p, why in bad)
+        raise MtError(f"no usable disk in [disks]: {reasons}", settings.area.config_path)
+
+
+def choose_disk(settings, test_disks=()):
+    disks = list(test_disks) or settings.disks
+    if not disks:
+        path = os.path.join(settings.area.toppath, DEFAULT_DISK_DIR)
+        os.makedirs(path, exist_ok=True)
+        return path
+    good, bad = usable_disks(disks, settings.minspace_kib)
+    if not good:
+        raise MtError("no usable disk: " + "; ".join(f"{n}: {why}" for n, _, why in bad))
+    return max(good, key=lambda d: d[2])[1]
+
+
+def paths(settings, disk, target, runname, testname, item_path):
+    """(physical dir, link-tree dir, toplevel physical dir, toplevel link)."""
+    phys_top = os.path.join(disk, target, runname, testname)
+    link_top = os.path.join(settings.linktree, target, runname, testname)
+    if item_path:
+        return os.path.join(phys_top, item_path), os.path.join(link_top, item_path), phys_top, link_top
+    return phys_top, link_top, phys_top, link_top
+
+
+def ensure_link(link, phys):
+    """Make link -> phys, replacing a stale link; never touch a real directory."""
+    if os.path.islink(link):
+        if os.readlink(link) == phys:
+            return
+        os.unlink(link)
+    elif os.path.exists(link):
+        return
+    os.makedirs(os.path.dirname(link), exist_ok=True)
+    os.symlink(phys, link)
+
+
+def ensure_linktree(settings):
+    os.makedirs(settings.linktree, exist_ok=True)
+    lt = os.path.join(settings.area.toppath, "lt")
+    if os.path.realpath(settings.linktree) != os.path.realpath(lt) and not os.path.lexists(lt):
+        os.symlink(settings.linktree, lt)
+
+
+def clean_dir(path):
+    """Empty a run directory before a relaunch (keeps item subdirectories of a toplevel out)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+
+
+def copy_test(src, dst, copycmd="", log=None):
+    """Copy the test's source directory into its run directory (modes and symlinks kept)."""
+    os.makedirs(dst, exist_ok=True)
+    if copycmd:
+        cmd = copycmd.replace("TEST_SRC_PATH", shlex.quote(src)).replace("TEST_TARG_PATH", shlex.quote(dst))
+        subprocess.run(cmd, shell=True, stdout=log, stderr=subprocess.STDOUT, check=False)
+        return
+    for name in os.listdir(src):
+        s, d = os.path.join(src, name), os.path.join(dst, name)
+        if os.path.islink(s):
+            if os.path.lexists(d):
+                os.unlink(d)
+            os.symlink(os.readlink(s), d)
+        elif os.path.isdir(s):
+            shutil.copytree(s, d, symlinks=True, dirs_exist_ok=True)
+        else:
+            shutil.copy2(s, d)
+
+
+def _sh_quote(value):
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("`", "\\`") + '"'
+
+
+def write_env_files(rundir, env, blacklist):
+    """megatest.sh / megatest.csh: the test's whole environment, blacklisted names commented out."""
+    sh, csh = [], []
+    for key in sorted(env):
+        value = env[key]
+        hide = "# " if key in blacklist or ":" in key or not key.replace("_", "a").isalnum() else ""
+        sh.append(f"{hide}export {key}={_sh_quote(value)}")
+        csh.append(f"{hide}setenv {key} {_sh_quote(value)}")
+    with open(os.path.join(rundir, "megatest.sh"), "w") as f:
+        f.write("\n".join(sh) + "\n")
+    with open(os.path.join(rundir, "megatest.csh"), "w") as f:
+        f.write("\n".join(csh) + "\n")

@@ -1,0 +1,691 @@
+"""The runner: one process drives every test record of a run.
+
+State lives in the database; the in-memory records are a write-through mirror, so a runner
+killed at any instant is replaced by the next `mt-run` of the same run, which adopts the
+tests still running (they run in their own sessions) and records what finished meanwhile.
+"""
+import os
+import select
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+
+from megatest import db, states, triggers
+from megatest.launch import direct
+from megatest.progress import read_pid, read_progress
+
+POLL_INTERVAL = 0.5        # s: adopted tests, kill requests, limits, step progress
+HEARTBEAT_INTERVAL = 10.0  # s: heartbeat_at of the runner's running tests and its task row
+KILL_GRACE = 5.0           # s between SIGTERM and SIGKILL of a test's process group
+LAUNCH_GRACE = 5.0         # s a LAUNCHED record may lack its wrapper pid after a crash
+NO_ITEM_COMMENT = "no item selected"
+
+
+@dataclass
+class Options:
+    rerun: tuple = ()
+    rerun_clean: bool = False
+    rerun_all: bool = False
+    no_wait: bool = False
+    max_jobs: int = None
+    dry_run: bool = False
+
+
+@dataclass
+class Running:
+    rec: dict
+    pid: int
+    rundir: str
+    started: float
+    child: bool                 # our own child: waitpid tells us when it ends
+    kill_at: float = None       # SIGTERM sent at; SIGKILL after KILL_GRACE
+    kill_status: str = ""       # KILLED after a kill request or runtime limit
+    steps_size: int = -1
+
+
+@dataclass
+class Report:
+    """What the command layer prints: one call per finished record, then the summary."""
+    finished: list = field(default_factory=list)
+
+
+class Runner:
+    def __init__(self, plan, area, conn, opts, on_event=None):
+        self.plan, self.area, self.conn, self.opts = plan, area, conn, opts
+        self.settings = plan.settings
+        self.on_event = on_event or (lambda kind, **kw: None)
+        self.host = socket.gethostname()
+        self.recs = {}            # (testname, item_path) -> dict(row)
+        self.selected = set()     # keys of selected records
+        self.iterated = {}        # testname -> True when iterated
+        self.expanded = {}        # testname -> bool (items registered)
+        self.no_item = set()      # toplevels whose items exist but none is selected
+        self.watchers = {}        # (testname, item_path) -> set of waiting keys
+        self.dirty = set()
+        self.ready = []
+        self.running = {}         # test id -> Running
+        self.others_running = 0
+        self.others_by_group = {}
+        self.jobgroup_of = {n: t.jobgroup for n, t in plan.tests.items()}
+        self.waited_on = {w for t in plan.tests.values() for w in t.deps.waitons}
+        self.stop = False
+        self.next_launch = 0.0
+        self.run_id = None
+        self.task_id = None
+        self.conn_path = db.live_path(area)
+        self.item_values = {}     # (testname, item_path) -> {var: value}
+
+    # ------------------------------------------------------------ setup
+
+    def register(self):
+        """Run, keys, runner task, every selected record and the rerun resets: one transaction."""
+        p, conn = self.plan, self.conn
+        with db.transaction(conn):
+            stored = db.register_keys(conn, self.settings.keys)
+            if stored != self.settings.keys:
+                from megatest.errors import MtError
+                raise MtError(f"the keys in [fields] ({'/'.join(self.settings.keys)}) differ from the "
+                              f"keys of existing runs ({'/'.join(stored)})", self.area.config_path)
+            self.run_id = db.register_run(conn, self.settings.keys, p.keyvals, p.runname,
+                                          p.env.get("USER", ""))
+            self._claim_runner()
+            names = []
+            for name, t in p.tests.items():
+                db.set_test_meta(conn, name, {**t.meta, "iterated": "yes" if t.iterated else "no"})
+                names.append((name, ""))
+                self.iterated[name] = t.iterated
+                if t.iterated and not t.deferred:
+                    names.extend((name, path) for path, _ in self._expansion(t))
+            db.register_tests(conn, self.run_id, names)
+            db.set_run(conn, self.run_id, state="running")
+            for row in db.tests_of_run(conn, self.run_id):
+                self._load(dict(row))
+            self._apply_resets()
+        self.dirty = set(self.selected)
+
+    def _expansion(self, t, environ=None):
+        from megatest.runplan import expand
+        selected, total = expand(t, self.plan, environ=environ)
+        self.expanded[t.name] = True
+        self.item_values.update({(t.name, path): item for path, item in selected})
+        if total and not selected:
+            self.no_item.add(t.name)
+        self._items_total = total
+        return selected
+
+    def _claim_runner(self):
+        from megatest.errors import MtError
+        for task in db.active_runners(self.conn, self.plan.target, self.plan.runname):
+            if task["host"] == self.host and task["pid"] and _pid_alive(task["pid"]) \
+                    and task["pid"] != os.getpid():
+                raise MtError(f"run {self.plan.target}/{self.plan.runname} is already being run by "
+                              f"mt-run pid {task['pid']} on {self.host}",
+                              hint="wait for it, or stop it first; running the command again later resumes")
+            db.update_task(self.conn, task["id"], state="stale", finished_at=time.time())
+        self.task_id = db.add_task(self.conn, "runner", action="run", target=self.plan.target,
+                                   runname=self.plan.runname, testpatt=self.plan.testpatt,
+                                   state="running", host=self.host, pid=os.getpid(),
+                                   run_id=self.run_id, heartbeat_at=time.time())
+
+    def _load(self, row):
+        key = (row["testname"], row["item_path"])
+        t = self.plan.tests.get(row["testname"])
+        if t is None:
+            return
+        from megatest.patterns import compile_testpatt
+        match = getattr(self, "_match", None) or compile_testpatt(self.plan.testpatt)
+        self._match = match
+        if row["item_path"] == "" or match(row["testname"], row["item_path"]):
+            self.recs[key] = row
+            self.selected.add(key)
+            if row["item_path"]:
+                self.expanded[row["testname"]] = True
+
+    def _apply_resets(self):
+        s, o = self.settings, self.opts
+        for key in sorted(self.selected):
+            r = self.recs[key]
+            if r["item_path"] == "" and self.iterated.get(r["testname"]):
+                if r["state"] == "NOT_STARTED" and r["status"] in states.BLOCKED_STATUSES:
+                    self._reset(r)
+                continue
+            state, status = r["state"], r["status"]
+            if states.is_running(state):
+                continue
+            reset = (
+                o.rerun_all
+                or status in o.rerun
+                or (o.rerun_clean and (state in s.cleanrerun_states or status in s.cleanrerun_statuses))
+                or any((not a or a == state) and (not b or b == status) for a, b in s.allow_auto_rerun)
+                or state in ("INCOMPLETE", "DELETED")
+                or (state == "NOT_STARTED" and status not in ("n/a", ""))
+            )
+            if reset and not (state == "NOT_STARTED" and status in ("n/a", "")):
+                self._reset(r)
+
+    def _reset(self, r):
+        db.reset_test(self.conn, r["id"])
+        r.update(state="NOT_STARTED", status="n/a", comment="", pid=None)
+        r["attempt"] = (r.get("attempt") or 0) + 1
+
+    # ------------------------------------------------------------ the loop
+
+    def run(self):
+        rfd, wfd = os.pipe()
+        os.set_blocking(wfd, False)
+        os.set_blocking(rfd, False)
+        old_wakeup = signal.set_wakeup_fd(wfd)
+        old_chld = signal.signal(signal.SIGCHLD, lambda *a: None)
+        try:
+            self._adopt()
+            self._loop(rfd)
+        finally:
+            signal.signal(signal.SIGCHLD, old_chld)
+            signal.set_wakeup_fd(old_wakeup)
+            os.close(rfd)
+            os.close(wfd)
+
+    def _loop(self, rfd):
+        next_poll = next_beat = 0.0
+        while True:
+            now = time.time()
+            self._reap()
+            if now >= next_poll:
+                self._poll(now)
+                next_poll = now + POLL_INTERVAL
+            if now >= next_beat:
+                self._heartbeat(now)
+                next_beat = now + HEARTBEAT_INTERVAL
+            self._evaluate()
+            if not self.stop:
+                self._launch()
+            if self._done():
+                return
+            timeout = max(0.0, min(next_poll, next_beat) - time.time())
+            if self.ready and not self.stop and self.next_launch > time.time():
+                timeout = min(timeout, self.next_launch - time.time())
+            select.select([rfd], [], [], timeout)
+            try:
+                while os.read(rfd, 512):
+                    pass
+            except BlockingIOError:
+                pass
+
+    def _done(self):
+        if self.stop:
+            return not self.running or self.opts.no_wait
+        if self.opts.no_wait and not self.ready and not self._launchable_soon():
+            return True
+        return all(self._final(k) for k in self.selected)
+
+    def _launchable_soon(self):
+        return any(not self._final(k) and not states.is_running(self.recs[k]["state"])
+                   for k in self.selected if self._waits_only_on_running(k))
+
+    def _waits_only_on_running(self, key):
+        return bool(self.running)
+
+    def _final(self, key):
+        r = self.recs[key]
+        name, path = key
+        if path == "" and self.iterated.get(name):
+            if r["state"] == "NOT_STARTED" and r["status"] in states.BLOCKED_STATUSES:
+                return True
+            if not self.expanded.get(name):
+                return False
+            if name in self.no_item:
+                return True
+            return all(states.is_final(self.recs[k]["state"], self.recs[k]["status"])
+                       for k in self.selected if k[0] == name and k[1])
+        return states.is_final(r["state"], r["status"])
+
+    # ------------------------------------------------------------ readiness
+
+    def _notify(self, key):
+        waiting = self.watchers.pop(key, None)
+        if waiting:
+            self.dirty |= waiting
+
+    def _watch(self, upstream_key, key):
+        self.watchers.setdefault(upstream_key, set()).add(key)
+
+    def _evaluate(self):
+        while self.dirty:
+            batch, self.dirty = self.dirty, set()
+            changed = []
+            for key in sorted(batch):
+                r = self.recs.get(key)
+                if r is None or not states.is_pending(r["state"], r["status"]):
+                    continue
+                verdict, why = self._verdict(key)
+                if verdict == "wait":
+                    continue
+                if verdict == "ok":
+                    if key[1] == "" and self.iterated.get(key[0]):
+                        self._expand_now(key)
+                    elif key not in self.ready_keys():
+                        self.ready.append(key)
+                else:
+                    status = "PREQ_FAIL" if verdict == "failed" else "PREQ_DISCARDED"
+                    changed.append((key, status, why))
+            if changed:
+                with db.transaction(self.conn):
+                    for key, status, why in changed:
+                        self._set(key, state="NOT_STARTED", status=status, comment=why)
+
+    def ready_keys(self):
+        return set(self.ready)
+
+    def _verdict(self, key):
+        from megatest.waiton import apply_itemmap, toplevel_verdict, upstream_verdict
+        name, path = key
+        t = self.plan.tests[name]
+        worst, why = "ok", ""
+        rank = {"ok": 0, "wait": 1, "blocked": 2, "failed": 3}
+        for up in t.deps.waitons:
+            if up not in self.plan.tests:
+                continue
+            top = self.recs[(up, "")]
+            if "toplevel" in t.deps.modes:
+                v, w = toplevel_verdict(top["state"], top["status"]), (up, "")
+            elif t.deps.itemwait and self.iterated.get(up) and path:
+                if not self.expanded.get(up):
+                    v, w = "wait", (up, "")
+                else:
+                    upath = apply_itemmap(t.deps.map_for(up), path)
+                    w = (up, upath)
+                    ur = self.recs.get(w)
+                    if ur is None:
+                        if not self._final((up, "")) and top["state"] != "NOT_STARTED":
+                            v = "wait"
+                        else:
+                            v = "blocked"
+                            why_missing = f"upstream {up} has no item {upath}"
+                            if rank[v] > rank[worst]:
+                                worst, why = v, why_missing
+                            continue
+                    else:
+                        v = upstream_verdict(ur["state"], ur["status"])
+            elif t.deps.itemwait and self.iterated.get(up) and path == "":
+                v, w = self._gate_verdict(top), (up, "")
+            else:
+                v, w = upstream_verdict(top["state"], top["status"]), (up, "")
+            if v == "wait":
+                self._watch(w, key)
+            if rank[v] > rank[worst]:
+                worst = v
+                label = up if not w[1] else f"{up}/{w[1]}"
+                why = f"upstream {label} failed" if v == "failed" else f"upstream {label} did not run"
+        if worst == "ok" and "exclusive" in t.deps.modes and db.running_elsewhere(
+                self.conn, self.run_id, name, path, states.RUNNING_STATES):
+            self._watch(("exclusive", ""), key)
+            return "wait", ""
+        return worst, why
+
+    def _gate_verdict(self, top):
+        if top["state"] in ("RUNNING", "COMPLETED"):
+            return "ok"
+        if top["state"] == "NOT_STARTED" and top["status"] in states.BLOCKED_STATUSES:
+            return "blocked"
+        return "failed" if states.is_final(top["state"], top["status"]) else "wait"
+
+    def _expand_now(self, key):
+        """Late expansion of an iterated test once its waitons allow it (behaviour.md §7.5)."""
+        from megatest.errors import MtError
+        name = key[0]
+        t = self.plan.tests[name]
+        if self.expanded.get(name) and not t.deferred:
+            return
+        try:
+            selected = self._expansion(t, environ=self._expansion_env())
+        except MtError as err:
+            with db.transaction(self.conn):
+                self._set(key, state="COMPLETED", status="ABORT", comment=str(err))
+            return
+        with db.transaction(self.conn):
+            db.register_tests(self.conn, self.run_id, [(name, p) for p, _ in selected])
+            if self._items_total == 0:
+                self._set(key, state="NOT_STARTED", status="ZERO_ITEMS", comment="the item list is empty")
+            elif not selected:
+                self._set(key, comment=NO_ITEM_COMMENT)
+            for path, _ in selected:
+                row = db.find_test(self.conn, self.run_id, name, path)
+                self.recs[(name, path)] = dict(row)
+                self.selected.add((name, path))
+                self.dirty.add((name, path))
+        self._notify((name, ""))
+
+    def _expansion_env(self):
+        return self.plan.env
+
+    # ------------------------------------------------------------ launching
+
+    def _limit_free(self, name):
+        limit = self.settings.max_jobs
+        if self.opts.max_jobs:
+            mine = sum(1 for _ in self.running)
+            if mine >= self.opts.max_jobs:
+                return False
+        if len(self.running) + self.others_running >= limit:
+            return False
+        group = self.jobgroup_of.get(name, "default")
+        glimit = self.settings.jobgroups.get(group)
+        if glimit:
+            mine = sum(1 for run in self.running.values() if self.jobgroup_of.get(run.rec["testname"]) == group)
+            if mine + self.others_by_group.get(group, 0) >= glimit:
+                return False
+        return True
+
+    def _order(self, key):
+        t = self.plan.tests[key[0]]
+        return (-t.priority, 0 if key[0] in self.waited_on else 1, key[0])
+
+    def _launch(self):
+        if not self.ready:
+            return
+        self.ready.sort(key=self._order)   # stable: items keep expansion order
+        batch, rest = [], []
+        now = time.time()
+        for key in self.ready:
+            if now < self.next_launch or not self._limit_free(key[0]) or \
+                    len(self.running) + len(batch) >= self._capacity():
+                rest.append(key)
+                continue
+            batch.append(key)
+            if self.settings.launch_delay:
+                self.next_launch = now + self.settings.launch_delay
+        self.ready = rest
+        if batch:
+            self._start_batch(batch)
+
+    def _capacity(self):
+        cap = self.settings.max_jobs - self.others_running
+        if self.opts.max_jobs:
+            cap = min(cap, self.opts.max_jobs)
+        return cap
+
+    def _start_batch(self, keys):
+        from megatest import skip
+        prepared = []
+        with db.transaction(self.conn):
+            for key in keys:
+                r = self.recs[key]
+                if not states.is_pending(r["state"], r["status"]):
+                    continue
+                reason = skip.check(self.plan.tests[key[0]], r, self.conn, self.run_id)
+                if reason:
+                    self._set(key, state="COMPLETED", status="SKIP", comment=reason)
+                    continue
+                try:
+                    rundir, linkdir, env = self._prepare(key)
+                except OSError as err:
+                    self._set(key, state="COMPLETED", status="ABORT", comment=f"launch failed: {err}")
+                    continue
+                self._set(key, state="LAUNCHED", status="n/a", rundir=linkdir, shortdir=rundir,
+                          host=self.host, event_time=time.time(), pid=None)
+                prepared.append((key, rundir, env))
+        started = []
+        for key, rundir, env in prepared:
+            try:
+                pid = direct.start(rundir, env)
+            except OSError as err:
+                started.append((key, None, rundir, str(err)))
+                continue
+            started.append((key, pid, rundir, ""))
+        now = time.time()
+        with db.transaction(self.conn):
+            for key, pid, rundir, error in started:
+                if pid is None:
+                    self._set(key, state="COMPLETED", status="ABORT", comment=f"launch failed: {error}")
+                    continue
+                self._set(key, state="RUNNING", pid=pid, event_time=now, heartbeat_at=now)
+                self.running[self.recs[key]["id"]] = Running(self.recs[key], pid, rundir, now, child=True)
+                self.on_event("started", rec=self.recs[key])
+
+    def _prepare(self, key):
+        from megatest import launchprep
+        return launchprep.prepare(self, key)
+
+    # ------------------------------------------------------------ watching and finishing
+
+    def _reap(self):
+        done = []
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            done.append(pid)
+        if not done:
+            return
+        by_pid = {run.pid: tid for tid, run in self.running.items() if run.child}
+        finished = [self.running[by_pid[p]] for p in done if p in by_pid]
+        if finished:
+            self._finish(finished)
+
+    def _adopt(self):
+        """Records left running by an earlier runner: adopt, finish or declare DEAD."""
+        now = time.time()
+        for key in sorted(self.selected):
+            r = self.recs[key]
+            if not states.is_running(r["state"]) or (key[1] == "" and self.iterated.get(key[0])):
+                continue
+            if r["host"] and r["host"] != self.host:
+                continue       # on another host: its executor reports; the sweeper judges it
+            rundir = r["shortdir"]
+            pid = r["pid"] or (read_pid(rundir) if rundir else None) or \
+                (direct.find_wrapper(rundir) if rundir else None)
+            run = Running(r, pid or 0, rundir, r["event_time"] or now, child=False)
+            if rundir and (read_progress(rundir).exit_code is not None or direct.is_wrapper_alive(pid, rundir)):
+                self.running[r["id"]] = run
+            elif r["state"] == "LAUNCHED" and now - (r["event_time"] or now) < LAUNCH_GRACE:
+                self.running[r["id"]] = run
+            else:
+                self._finish([run])
+            self.on_event("adopted", rec=r)
+
+    def _poll(self, now):
+        others = db.count_running(self.conn, states.RUNNING_STATES) - len(self.running)
+        self.others_running = max(0, others)
+        killreq = {row[0] for row in self.conn.execute(
+            "SELECT id FROM tests WHERE run_id=? AND state='KILLREQ'", (self.run_id,))}
+        gone = []
+        for tid, run in self.running.items():
+            if tid in killreq and run.kill_at is None:
+                self._kill(run, now, "KILLED", "kill requested")
+            limit = self.plan.tests[run.rec["testname"]].runtimelim
+            if limit and run.kill_at is None and now - run.started > limit:
+                self._kill(run, now, "KILLED", f"runtime limit {limit:g}s exceeded")
+            if run.kill_at is not None and now - run.kill_at > KILL_GRACE:
+                direct.signal_group(run.pid, signal.SIGKILL)
+            if not run.child:
+                p = read_progress(run.rundir) if run.rundir else None
+                if p and p.exit_code is not None or not direct.is_wrapper_alive(run.pid, run.rundir):
+                    if run.rec["state"] != "LAUNCHED" or now - run.started > LAUNCH_GRACE:
+                        gone.append(run)
+            else:
+                self._step_progress(run)
+        if gone:
+            self._finish(gone)
+        if self.watchers.get(("exclusive", "")):
+            self._notify(("exclusive", ""))
+
+    def _kill(self, run, now, status, why):
+        run.kill_at, run.kill_status = now, status
+        run.rec["comment"] = why
+        direct.signal_group(run.pid, signal.SIGTERM)
+
+    def _step_progress(self, run):
+        try:
+            size = os.stat(os.path.join(run.rundir, direct.STEPS_FILE)).st_size
+        except OSError:
+            return
+        if size == run.steps_size:
+            return
+        run.steps_size = size
+        p = read_progress(run.rundir)
+        status, _ = p.worst()
+        key = (run.rec["testname"], run.rec["item_path"])
+        with db.transaction(self.conn):
+            self._record_steps(run.rec["id"], p)
+            if run.rec["status"] != status:
+                self._set(key, status=status, only_states=("RUNNING", "REMOTEHOSTSTART"))
+
+    def _record_steps(self, test_id, p):
+        done = {name: (rc, kind, t) for name, rc, kind, t in p.ends}
+        for name, t in p.starts:
+            db.add_step(self.conn, test_id, name, "start", "n/a", event_time=t, logfile=f"{name}.log")
+            if name in done:
+                rc, kind, t_end = done[name]
+                status = p.step_status(rc, kind)
+                comment = "" if status == "PASS" else ("log checker not found" if kind == "nochecker"
+                                                       else f"{status}: exit code {rc}")
+                log = f"{name}.html" if kind == "checker" else f"{name}.log"
+                db.add_step(self.conn, test_id, name, "end", str(rc), comment=comment, logfile=log,
+                            event_time=t_end)
+
+    def _finish(self, runs):
+        """Record the final state of ended wrappers (behaviour.md §11.6), in one transaction."""
+        fired = []
+        now = time.time()
+        with db.transaction(self.conn):
+            for run in runs:
+                self.running.pop(run.rec["id"], None)
+                fired.append(self._finish_one(run, now))
+        for rec, old in fired:
+            if rec and (rec["state"], rec["status"]) != old:
+                triggers.fire(rec["shortdir"] or "", rec["id"], rec["state"], rec["status"],
+                              self._trigger_env(rec))
+                self.on_event("finished", rec=rec)
+
+    def _finish_one(self, run, now):
+        key = (run.rec["testname"], run.rec["item_path"])
+        row = dict(db.get_test(self.conn, run.rec["id"]))
+        old = (run.rec["state"], run.rec["status"])
+        self.recs[key].update(row)
+        p = read_progress(run.rundir) if run.rundir else None
+        if p:
+            self._record_steps(row["id"], p)
+        duration = round(now - (row["event_time"] or run.started), 3)
+        final_log = _final_log(p, row)
+        if run.kill_status:
+            survivors = direct.group_alive(run.pid)
+            self._set(key, state="KILLED", status="FAILED TO KILL" if survivors else "KILLED",
+                      comment=run.rec.get("comment") or "killed", run_duration=duration)
+        elif p is None or p.exit_code is None:
+            self._set(key, state="COMPLETED", status="DEAD", comment="test stopped reporting",
+                      run_duration=duration, only_states=states.RUNNING_STATES)
+        elif row["state"] in ("RUNNING", "REMOTEHOSTSTART", "LAUNCHED") or \
+                (row["state"] == "COMPLETED" and row["status"] == "DEAD"):
+            status, comment = p.worst()
+            status = self._data_status(row, status, p)
+            self._set(key, state="COMPLETED", status=status, comment=comment or row["comment"] or "",
+                      run_duration=duration, final_logf=final_log)
+        elif row["state"] == "KILLREQ":
+            self._set(key, state="KILLED", status="KILLED", comment="kill requested", run_duration=duration)
+        else:
+            self._set(key, run_duration=duration)
+        return self.recs[key], old
+
+    def _data_status(self, row, status, p):
+        from megatest import testdata
+        rows = [dict(r) for r in db.data_of_test(self.conn, row["id"])]
+        if row["status"] in ("AUTO", "AUTO-WARN"):
+            computed, _, _ = testdata.rollup_status("n/a", rows)
+            if computed in ("n/a", ""):
+                return "AUTO-WARN" if p.runscript_rc == 2 else "AUTO"
+            return computed
+        if any(str(r.get("status", "")).lower() == "fail" for r in rows):
+            return states.worse_status(status, "FAIL")
+        return status
+
+    def _set(self, key, only_states=None, **fields):
+        """Write a record (rolling up its toplevel) and keep the mirror and watchers in step."""
+        r = self.recs[key]
+        row = db.set_test_state(self.conn, r["id"], only_states=only_states, **fields)
+        if row is None:
+            return False
+        r.update(dict(row))
+        self._notify(key)
+        if key[1]:
+            top = db.find_test(self.conn, self.run_id, key[0], "")
+            if top and (top["state"], top["status"]) != (self.recs[(key[0], "")]["state"],
+                                                         self.recs[(key[0], "")]["status"]):
+                self.recs[(key[0], "")].update(dict(top))
+                self._notify((key[0], ""))
+        return True
+
+    def _trigger_env(self, rec):
+        return {**self.plan.env, "MT_TEST_NAME": rec["testname"], "MT_ITEMPATH": rec["item_path"],
+                "MT_TEST_RUN_DIR": rec["rundir"] or ""}
+
+    def _heartbeat(self, now):
+        with db.transaction(self.conn):
+            db.heartbeat_tests(self.conn, [tid for tid, run in self.running.items() if run.child], now)
+            db.update_task(self.conn, self.task_id, heartbeat_at=now)
+
+    # ------------------------------------------------------------ the end
+
+    def close(self, interrupted=False):
+        """Derive the run's state and rollup status, close the runner's task, copy the db."""
+        from megatest import rollup
+        finals = all(self._final(k) for k in self.selected)
+        tops = [(r["state"], r["status"]) for r in db.run_toplevel_statuses(self.conn, self.run_id)]
+        result = rollup.rollup(tops) or ("NOT_STARTED", "n/a")
+        passes = sum(1 for _, s in tops if s == "PASS")
+        fails = sum(1 for _, s in tops if not states.is_clean(s))
+        with db.transaction(self.conn):
+            db.set_run(self.conn, self.run_id, state="completed" if finals else "incomplete",
+                       rollup_status=result[1], pass_count=passes, fail_count=fails)
+            db.update_task(self.conn, self.task_id, state="killed" if interrupted else "done",
+                           finished_at=time.time(), exit_code=self.exit_code())
+        db.copy_to_shared(self.conn, self.area.shared_db_path)
+
+    def exit_code(self):
+        for key in self.selected:
+            r = self.recs[key]
+            if key[1] == "" and self.iterated.get(key[0]):
+                if key[0] in self.no_item:
+                    continue
+                if r["state"] == "NOT_STARTED" and r["status"] in states.BLOCKED_STATUSES:
+                    return 1
+                continue
+            if not self._final(key) or not states.is_clean(r["status"]):
+                return 1
+        return 0
+
+    def failures(self):
+        out = []
+        for key in sorted(self.selected):
+            r = self.recs[key]
+            if key[1] == "" and self.iterated.get(key[0]) and not (
+                    r["state"] == "NOT_STARTED" and r["status"] in states.BLOCKED_STATUSES):
+                continue
+            if not self._final(key) or not states.is_clean(r["status"]):
+                out.append(r)
+        return out
+
+    def still_running(self):
+        return list(self.running.values())
+
+
+def _final_log(p, row):
+    if p and p.ends:
+        name, _, kind, _ = p.ends[-1]
+        return f"{name}.html" if kind == "checker" else f"{name}.log"
+    if p and p.runscript_rc is not None:
+        return "runscript.log"
+    return row.get("final_logf") or ""
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True

@@ -1,0 +1,161 @@
+"""What megatest.config says: keys, limits, disks, launchers, environment sections."""
+import os
+import re
+from dataclasses import dataclass, field
+
+from megatest.errors import MtError
+
+RESERVED_KEYS = {"runname", "state", "status", "owner", "event_time", "comment", "fail_count",
+                 "pass_count", "contour", "id"}
+KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+BAD_TARGET_CHARS = set(" \t%*,")
+DEFAULT_MINSPACE_KIB = 10000
+DEFAULT_DEADTIME = 600
+LAUNCHER_MAX_JOBS = 50
+
+
+@dataclass
+class Settings:
+    area: object
+    config: object
+    keys: list
+    linktree: str
+    max_jobs: int
+    launcher: str
+    disks: list = field(default_factory=list)       # [(name, path)]
+    minspace_kib: int = DEFAULT_MINSPACE_KIB
+    launch_delay: float = 0.0
+    runtimelim: float = None
+    deadtime: float = DEFAULT_DEADTIME
+    jobgroups: dict = field(default_factory=dict)  # group -> limit
+    env_override: list = field(default_factory=list)  # [(var, value)] in file order
+    allow_auto_rerun: list = field(default_factory=list)  # [(state, status)]
+    cleanrerun_states: tuple = ("KILLREQ", "KILLED", "UNKNOWN", "INCOMPLETE", "STUCK", "NOT_STARTED")
+    cleanrerun_statuses: tuple = ("FAIL", "INCOMPLETE", "ABORT", "CHECK", "DEAD", "STUCK/DEAD")
+    testcopycmd: str = ""
+    blacklist: tuple = ("USER", "HOME", "DISPLAY", "LS_COLORS", "XKEYSYMDB", "EDITOR", "MAKEFLAGS",
+                        "MAKEF", "MAKEOVERRIDES")
+    area_name: str = ""
+    tests_paths: list = field(default_factory=list)
+    reruns: int = 0
+
+    def where(self, section, key):
+        path, line = self.config.location(section, key)
+        return f"{path}:{line}" if path else "megatest.config"
+
+
+def read_keys(area, environ=None, warn=None):
+    """The ordered [fields] of megatest.config, validated (behaviour.md §4)."""
+    from megatest.config import read_config
+    config = read_config(area.config_path, toppath=area.toppath, environ=environ, warn=warn)
+    return _keys(config, area), config
+
+
+def _keys(config, area):
+    keys = list(config.section("fields"))
+    for key in keys:
+        path, line = config.location("fields", key)
+        if not KEY_NAME.match(key):
+            raise MtError(f"key name {key!r} in [fields] must be a plain identifier", path, line)
+        if key.lower() in RESERVED_KEYS:
+            raise MtError(f"key name {key!r} in [fields] is reserved (used by the runs table)", path, line)
+    if not keys:
+        raise MtError("no keys: megatest.config needs a [fields] section", area.config_path,
+                      hint="[fields]\\nos TEXT\\narch TEXT")
+    return keys
+
+
+def split_target(target, keys):
+    """Key values of a target; its length must match the keys (else MtError)."""
+    parts = target.split("/")
+    if len(parts) != len(keys):
+        raise MtError(f"target {target!r} has {len(parts)} part(s) but the area has {len(keys)} keys "
+                      f"({'/'.join(keys)})", hint=f"--target {'/'.join('<' + k + '>' for k in keys)}")
+    for part in parts:
+        if not part or BAD_TARGET_CHARS & set(part):
+            raise MtError(f"target {target!r}: part {part!r} is empty or contains whitespace, %, * or ,")
+    return parts
+
+
+def check_runname(runname):
+    if not runname or "/" in runname or any(c.isspace() for c in runname) or runname in (".", ".."):
+        raise MtError(f"run name {runname!r} must be non-empty, without '/' or whitespace")
+
+
+def key_environ(keys, keyvals):
+    return dict(zip(keys, keyvals))
+
+
+def load_settings(area, environ=None, warn=None, target=None):
+    """Read megatest.config; with a target, the key variables are visible to its helpers."""
+    from megatest.config import read_config, parse_hms
+    environ = dict(os.environ if environ is None else environ)
+    keys, config = read_keys(area, environ, warn)
+    if target is not None:
+        environ.update(key_environ(keys, split_target(target, keys)))
+        config = read_config(area.config_path, toppath=area.toppath, environ=environ, warn=warn)
+    setup = config.section("setup")
+    launcher = config.get("jobtools", "launcher", "") or ""
+    s = Settings(area=area, config=config, keys=keys,
+                 linktree=_abs(area, setup.get("linktree") or "lt"),
+                 max_jobs=0, launcher=launcher.strip())
+    s.max_jobs = _max_jobs(config, s)
+    s.disks = [(name, path.strip()) for name, path in config.section("disks").items()]
+    s.minspace_kib = _number(config, "setup", "minspace", DEFAULT_MINSPACE_KIB, int)
+    s.launch_delay = _number(config, "setup", "launch-delay", 0.0, float)
+    s.deadtime = _number(config, "setup", "deadtime", DEFAULT_DEADTIME, float)
+    s.reruns = _number(config, "setup", "reruns", 0, int)
+    if setup.get("runtimelim"):
+        s.runtimelim = parse_hms(setup["runtimelim"], s.where("setup", "runtimelim"), warn)
+    s.jobgroups = {g: _number(config, "jobgroups", g, 0, int) for g in config.section("jobgroups")}
+    s.env_override = list(config.section("env-override").items())
+    s.allow_auto_rerun = _state_status_pairs(setup.get("allow-auto-rerun", ""))
+    valid = config.section("validvalues")
+    if valid.get("cleanrerun-states"):
+        s.cleanrerun_states = tuple(_commas(valid["cleanrerun-states"]))
+    if valid.get("cleanrerun-statuses"):
+        s.cleanrerun_statuses = tuple(_commas(valid["cleanrerun-statuses"]))
+    s.testcopycmd = setup.get("testcopycmd", "")
+    if setup.get("blacklistvars"):
+        s.blacklist = tuple(setup["blacklistvars"].split())
+    s.area_name = (setup.get("area-name") or setup.get("testsuite") or environ.get("MT_TESTSUITE_NAME")
+                   or os.path.basename(area.toppath))
+    s.tests_paths = [_abs(area, p.strip()) for p in config.section("tests-paths").values() if p.strip()]
+    return s
+
+
+def _max_jobs(config, s):
+    text = config.get("setup", "max_concurrent_jobs")
+    if text is None or not text.strip():
+        return LAUNCHER_MAX_JOBS if s.launcher else (os.cpu_count() or 1)
+    value = _number(config, "setup", "max_concurrent_jobs", 1, int)
+    if value < 1:
+        raise MtError("max_concurrent_jobs must be at least 1", *config.location("setup", "max_concurrent_jobs"))
+    return value
+
+
+def _number(config, section, key, default, kind):
+    text = config.get(section, key)
+    if text is None or not str(text).strip():
+        return default
+    try:
+        return kind(str(text).strip())
+    except ValueError:
+        raise MtError(f"[{section}] {key} must be a number, got {text!r}",
+                      *config.location(section, key)) from None
+
+
+def _abs(area, path):
+    return path if os.path.isabs(path) else os.path.join(area.toppath, path)
+
+
+def _commas(text):
+    return [w.strip() for w in text.replace(",", " ").split() if w.strip()]
+
+
+def _state_status_pairs(text):
+    pairs = []
+    for word in text.replace('"', " ").split():
+        state, _, status = word.partition("/")
+        pairs.append((state, status))
+    return pairs
