@@ -1,0 +1,152 @@
+"""mt-run: start or resume a run.
+
+Usage:
+  mt-run --target TARGET --runname NAME [--testpatt PATT] [--area DIR]
+         [--rerun STATUSES | --rerun-clean | --rerun-all] [--no-wait] [--dry-run]
+         [-j N] [--quiet] [--queue] [--preclean]
+  mt-run (-h | --help)
+
+Options:
+  --target TARGET     key values joined by / (e.g. ubuntu/nfs/none)
+  --runname NAME      the run's name; the same target and name again resumes the run
+  --testpatt PATT     comma-separated test[/itempath] patterns; % wildcard, ~ negation,
+                      test/ = toplevel only (default: the runconfig's TESTPATT, else %)
+  --area DIR          the test area (else $MT_RUN_AREA_HOME, else upward search)
+  --rerun STATUSES    relaunch finished records whose status is listed (comma list)
+  --rerun-clean       relaunch records in [validvalues] cleanrerun-states/-statuses
+  --rerun-all         relaunch every selected record
+  --no-wait           return once nothing more can be launched
+  --dry-run           print the tests and items that would run; change nothing
+  -j N                at most N tests of this run at once (besides max_concurrent_jobs)
+  --quiet             no live progress; one line per finished test
+  --queue             queue a "start run" action for the area's server (not yet available)
+  --preclean          accepted for Megatest compatibility (relaunches always clean)
+
+Exit status: 0 all selected tests clean (PASS WARN CHECK WAIVED SKIP), 1 some test did not
+pass or did not finish, 2 usage or configuration error, 130 interrupted.
+"""
+import os
+import sys
+import time
+
+from megatest.cli import int_option, parse
+from megatest.errors import MtError
+
+
+def main(argv):
+    args = parse(__doc__, argv)
+    from megatest.area import find_area
+    from megatest import runplan
+    area = find_area(args["--area"])
+    if args["--queue"]:
+        raise MtError("--queue needs the area server (mt-serve), which this version does not have yet",
+                      hint="run mt-run here without --queue")
+    warn = _stderr_line
+    plan = runplan.make_plan(area, args["--target"], args["--runname"], args["--testpatt"], warn=warn)
+    for message in plan.messages:
+        warn(message)
+    if args["--dry-run"]:
+        return _dry_run(plan)
+    from megatest import db, rundir
+    from megatest.runner import Options, Runner
+    rundir.check_disks(plan.settings, warn)
+    rundir.ensure_linktree(plan.settings)
+    opts = Options(rerun=tuple(_statuses(args["--rerun"])), rerun_clean=args["--rerun-clean"],
+                   rerun_all=args["--rerun-all"], no_wait=args["--no-wait"],
+                   max_jobs=int_option(args, "-j", minimum=1))
+    conn = db.open_area_db(area)
+    show = Progress(sys.stdout, live=sys.stdout.isatty() and not args["--quiet"])
+    runner = Runner(plan, area, conn, opts, on_event=show.event)
+    runner.register()
+    interrupted = False
+    try:
+        runner.run()
+    except KeyboardInterrupt:
+        interrupted = True
+        runner.stop = True
+    show.clear()
+    runner.close(interrupted=interrupted)
+    code = runner.exit_code()
+    _summary(runner, plan, show, interrupted)
+    return 130 if interrupted else code
+
+
+def _stderr_line(message):
+    sys.stderr.write(message.rstrip("\n") + "\n")
+
+
+def _statuses(text):
+    return [s.strip() for s in (text or "").split(",") if s.strip()]
+
+
+def _dry_run(plan):
+    from megatest.runplan import expand
+    for name, t in plan.tests.items():
+        expansion = None if t.deferred else expand(t, plan)
+        if t.deferred:
+            print(f"{name}  (items expanded when its waitons are done)")
+        elif expansion is None:
+            print(name)
+        else:
+            for path, _ in expansion[0]:
+                print(f"{name}/{path}")
+    return 0
+
+
+class Progress:
+    """Live counts on a terminal; otherwise one line per finished test."""
+
+    def __init__(self, out, live):
+        self.out, self.live = out, live
+        self.started = time.time()
+        self.counts = {}
+        self.last = 0.0
+
+    def event(self, kind, rec):
+        if kind != "finished":
+            return
+        name = rec["testname"] + (f"/{rec['item_path']}" if rec["item_path"] else "")
+        self.counts[rec["status"]] = self.counts.get(rec["status"], 0) + 1
+        if self.live:
+            now = time.time()
+            if now - self.last > 0.2:
+                self.last = now
+                counts = " ".join(f"{k}:{v}" for k, v in sorted(self.counts.items()))
+                self.out.write(f"\r[{now - self.started:6.1f}s] {counts}\x1b[K")
+                self.out.flush()
+        else:
+            self.out.write(f"{rec['state']:<10} {rec['status']:<8} {name}  "
+                           f"({rec.get('run_duration') or 0:.1f}s)\n")
+            self.out.flush()
+
+    def clear(self):
+        if self.live:
+            self.out.write("\r\x1b[K")
+            self.out.flush()
+
+
+def _summary(runner, plan, show, interrupted):
+    out = show.out
+    rows = [runner.recs[k] for k in sorted(runner.selected)]
+    counts = {}
+    for r in rows:
+        if r["item_path"] == "" and runner.iterated.get(r["testname"]):
+            continue
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    total = sum(counts.values())
+    elapsed = time.time() - show.started
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    out.write(f"run {plan.target}/{plan.runname}: {total} records in {elapsed:.1f}s: {summary}\n")
+    for r in runner.failures():
+        name = r["testname"] + (f"/{r['item_path']}" if r["item_path"] else "")
+        where = r["rundir"] or ""
+        log = os.path.join(where, r["final_logf"]) if where and r["final_logf"] else ""
+        note = f" ({r['comment']})" if r["comment"] else ""
+        out.write(f"  {r['state']}/{r['status']}  {name}{note}{'  log: ' + log if log else ''}\n")
+    if interrupted:
+        still = runner.still_running()
+        out.write(f"mt-run interrupted: {len(still)} test(s) still running; they continue.\n")
+        if still:
+            pids = " ".join(f"-{r.pid}" for r in still)
+            out.write(f"  to stop them: kill -TERM -- {pids}\n"
+                      f"  to finish the run: run the same mt-run command again\n")
