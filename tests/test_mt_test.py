@@ -344,6 +344,7 @@ def test_outside_a_test_exits_2_with_a_message(area):
     (["data", "frob"], "data: expected 'load' or 'set', got 'frob'"),
     (["runstep", "s1"], "runstep: missing CMD"),
     (["launch"], "unknown command 'launch'"),
+    ([], "missing command (status, step, data, runstep, setlog or show)"),
 ])
 def test_bad_usage_exits_2_naming_the_argument(area, args, message):
     proc = area.mt(*args)

@@ -5,7 +5,6 @@ only has to look at that one file, so a test without triggers pays a single fail
 Standard library only: `mt-test` imports this on every call (behaviour.md §11.11).
 """
 import os
-import shlex
 import time
 
 SPEC_NAME = os.path.join(".mt", "triggers")
@@ -89,7 +88,8 @@ def fire(rundir, test_id, state, status, environ=None):
 
 
 def _start(rundir, test_id, key, command, environ):
-    import subprocess  # only when a trigger really fires
+    import shlex  # only when a trigger really fires
+    import subprocess
 
     line = " ".join([command, shlex.quote(str(test_id)), shlex.quote(rundir), shlex.quote(key)])
     env = dict(environ)

@@ -59,7 +59,8 @@ COMMANDS = {
              "step NAME start|end [--status STATUS] [--logfile FILE] [--comment TEXT]"),
     "data load": (("CSVFILE",), (), "data load CSVFILE"),
     "data set": (("CATEGORY", "VARIABLE", "VALUE"), ("--expected", "--tol", "--units", "--comment"),
-                 "data set CATEGORY VARIABLE VALUE [--expected E] [--tol T] [--units U]"),
+                 "data set CATEGORY VARIABLE VALUE [--expected E] [--tol T] [--units U] "
+                 "[--comment TEXT]"),
     "runstep": (("NAME", "CMD..."), ("--logpro", "--comment"),
                 "runstep NAME [--logpro FILE] [--comment TEXT] -- CMD..."),
     "setlog": (("FILE",), ("--comment",), "setlog FILE [--comment TEXT]"),
@@ -72,11 +73,14 @@ STEP_STATES = ("start", "end")
 PROTECTED_STATES = frozenset((states.KILLREQ, states.KILLED, states.CLEANING, states.REMOVING,
                               states.ARCHIVE_REMOVING, states.DELETED))
 LOGPRO = "logpro"
-LOGPRO_MISSING_CODE = 127  # what a shell reports for a command it cannot find
+LOGPRO_MISSING_CODE = 127  # the end row's code without a checker: what sh says for "not found"
 
 
 def main(argv, environ=None):
     environ = os.environ if environ is None else environ
+    if not argv:
+        raise UsageError("missing command (status, step, data, runstep, setlog or show)",
+                         hint="mt-test --help")
     if _wants_help(argv):
         sys.stdout.write(USAGE)
         return 0
@@ -93,7 +97,7 @@ def main(argv, environ=None):
 def _dispatch(test, name, args, opts, environ):
     comment = opts.get("--comment")
     if name == "status":
-        return set_status(test, args[0], args[1], comment, environ)
+        return set_status(test, args[0], args[1], comment, environ)  # fires triggers
     if name == "step":
         return record_step(test, args[0], args[1], opts.get("--status") or states.NA,
                            opts.get("--logfile"), comment)
@@ -113,7 +117,7 @@ def _dispatch(test, name, args, opts, environ):
 
 def _wants_help(argv):
     words = argv[:argv.index("--")] if "--" in argv else argv
-    return not argv or "-h" in words or "--help" in words
+    return "-h" in words or "--help" in words
 
 
 def parse_args(argv):
@@ -242,26 +246,10 @@ def set_status(test, state, status, comment, environ):
         if status == states.AUTO:
             status, passes, fails = _data_rollup(test, status)
             fields.update(pass_count=passes, fail_count=fails)
-        top_before = _toplevel(test.conn, old)
         new = db.set_test_state(test.conn, test.test_id, state, status, comment, **fields)
-        top_after = _toplevel(test.conn, old)
-    _fire_changes(test, old, new, top_before, top_after, environ)
-    return 0
-
-
-def _toplevel(conn, row):
-    if not row["item_path"]:
-        return None
-    return db.find_test(conn, row["run_id"], row["testname"], "")
-
-
-def _fire_changes(test, old, new, top_before, top_after, environ):
     if (old["state"], old["status"]) != (new["state"], new["status"]):
         triggers.fire(test.rundir(new), new["id"], new["state"], new["status"], environ)
-    if top_after is not None and top_before is not None and top_after["rundir"] and \
-            (top_before["state"], top_before["status"]) != (top_after["state"], top_after["status"]):
-        env = dict(environ, MT_ITEMPATH="", MT_TEST_RUN_DIR=top_after["rundir"])
-        triggers.fire(top_after["rundir"], top_after["id"], top_after["state"], top_after["status"], env)
+    return 0
 
 
 def _data_rollup(test, current_status):
@@ -375,12 +363,13 @@ def run_step(test, name, command, rules, comment):
     log = name + ".log"
     code = _run_logged(command, log)
     status, note, rows, problem = states.exit_to_status(code, "ezstep"), "", [], None
-    if rules:
-        code, status, note = _check_log(rules, name, log)
-        if code != LOGPRO_MISSING_CODE:
-            log = name + ".html"
-            rows, problem = _checker_rows(test, name + ".dat", name)
-            note = _checker_note(status, code, rows)
+    checked = _check_log(rules, name, log) if rules else None
+    if checked:
+        code, status, log = checked[0], checked[1], name + ".html"
+        rows, problem = _checker_rows(test, name + ".dat", name)
+        note = _checker_note(status, code, rows)
+    elif rules:
+        code, status, note = LOGPRO_MISSING_CODE, states.FAIL, "log checker not found"
     elif status != states.PASS:
         note = f"{status}: exit code {code}"
     with db.transaction(test.conn):
@@ -407,17 +396,17 @@ def _exit_code(returncode):
 
 
 def _check_log(rules, name, log):
-    """Run `logpro RULES NAME.html < LOG` from PATH: (exit code, status, comment), §11.5."""
+    """Run `logpro RULES NAME.html < LOG` from PATH: (exit code, status), or None without logpro."""
     import shutil
     import subprocess
     checker = shutil.which(LOGPRO)
     if checker is None:
-        return LOGPRO_MISSING_CODE, states.FAIL, "log checker not found"
+        return None
     with open(log) as stdin:
         proc = subprocess.run([checker, rules, name + ".html"], stdin=stdin,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     code = _exit_code(proc.returncode)
-    return code, states.exit_to_status(code, "checker"), ""
+    return code, states.exit_to_status(code, "checker")
 
 
 def _checker_note(status, code, rows):
