@@ -75,6 +75,7 @@ class Runner:
         self.task_id = None
         self.conn_path = db.live_path(area)
         self.item_values = {}     # (testname, item_path) -> {var: value}
+        self.item_total = {}      # testname -> number of items expanded (before selection)
 
     # ------------------------------------------------------------ setup
 
@@ -111,7 +112,7 @@ class Runner:
         self.item_values.update({(t.name, path): item for path, item in selected})
         if total and not selected:
             self.no_item.add(t.name)
-        self._items_total = total
+        self.item_total[t.name] = total
         return selected
 
     def _claim_runner(self):
@@ -335,19 +336,20 @@ class Runner:
         from megatest.errors import MtError
         name = key[0]
         t = self.plan.tests[name]
-        if self.expanded.get(name) and not t.deferred:
-            return
-        try:
-            selected = self._expansion(t, environ=self._expansion_env())
-        except MtError as err:
-            with db.transaction(self.conn):
-                self._set(key, state="COMPLETED", status="ABORT", comment=str(err))
-            return
+        if t.deferred:
+            try:
+                selected = self._expansion(t, environ=self._expansion_env())
+            except MtError as err:
+                with db.transaction(self.conn):
+                    self._set(key, state="COMPLETED", status="ABORT", comment=str(err))
+                return
+        else:
+            selected = []
         with db.transaction(self.conn):
             db.register_tests(self.conn, self.run_id, [(name, p) for p, _ in selected])
-            if self._items_total == 0:
+            if self.item_total.get(name) == 0:
                 self._set(key, state="NOT_STARTED", status="ZERO_ITEMS", comment="the item list is empty")
-            elif not selected:
+            elif name in self.no_item:
                 self._set(key, comment=NO_ITEM_COMMENT)
             for path, _ in selected:
                 row = db.find_test(self.conn, self.run_id, name, path)
@@ -572,7 +574,7 @@ class Runner:
         duration = round(now - (row["event_time"] or run.started), 3)
         final_log = _final_log(p, row)
         if run.kill_status:
-            survivors = direct.group_alive(run.pid)
+            survivors = _reap_group(run.pid)
             self._set(key, state="KILLED", status="FAILED TO KILL" if survivors else "KILLED",
                       comment=run.rec.get("comment") or "killed", run_duration=duration)
         elif p is None or p.exit_code is None:
@@ -679,6 +681,17 @@ def _final_log(p, row):
     if p and p.runscript_rc is not None:
         return "runscript.log"
     return row.get("final_logf") or ""
+
+
+def _reap_group(pgid, wait=2.0):
+    """SIGKILL what is left of a killed test's process group; True if something survives."""
+    deadline = time.time() + wait
+    while direct.group_alive(pgid):
+        if time.time() > deadline:
+            return True
+        direct.signal_group(pgid, signal.SIGKILL)
+        time.sleep(0.05)
+    return False
 
 
 def _pid_alive(pid):

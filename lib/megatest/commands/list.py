@@ -1,0 +1,316 @@
+"""Read-only queries of a test area (mt-list): runs, tests, targets and the resolved config.
+
+Usage:
+  mt-list runs [--target PATT] [--runname PATT] [--testpatt PATT] [--state LIST]
+               [--status LIST] [--area DIR] [--json | --megatest]
+  mt-list targets [--area DIR] [--json]
+  mt-list tests [--area DIR] [--json]
+  mt-list config [--target TARGET] [--area DIR] [--json]
+  mt-list (-h | --help)
+
+Commands:
+  runs     the runs of the area and their test records, sorted by test name then itempath.
+           Deleted runs and DELETED records are never shown. Without a database yet,
+           nothing is printed (`[]` with --json).
+  targets  the concrete target sections of runconfigs.config, sorted ([default] and
+           templates are not targets).
+  tests    the tests defined in the area: name, directory, waitons, item variables.
+  config   megatest.config as resolved (includes, templates and #{...} helpers done), then
+           the runconfig variables of TARGET (shell-evaluated as a test sees them), or of
+           [default] when no target is given.
+
+Options:
+  --target PATT     runs: a target pattern, one pattern per key (`x86/%`); a pattern with
+                    fewer parts than keys leaves the other keys free (default: all).
+                    config: the target whose runconfig to show.
+  --runname PATT    run-name pattern: % wildcard (case-insensitive), else * [default: %].
+  --testpatt PATT   test[/itempath] patterns, comma list, % wildcard, ~ negation [default: %].
+  --state LIST      only records in one of these states (comma list).
+  --status LIST     only records with one of these statuses (comma list).
+  --area DIR        the test area (else $MT_RUN_AREA_HOME, else the nearest megatest.config up).
+  --json            print JSON.
+  --megatest        print Megatest's `-list-runs` text, column for column.
+  -h, --help        show this text.
+
+JSON of `runs`: an array of runs, each {"run_id", "target", "keys": {key: value}, "runname",
+"state", "status", "user_status", "event_time", "tests": [...]}. "status" is the run's rollup
+status (the worst status of its toplevel records, stored by mt-run); "user_status" is the
+free-form status column that only users set (`n/a` until someone does). Each test is
+{"test_id", "testname", "item_path" ("" = toplevel), "state", "status", "comment", "host",
+"rundir", "run_duration", "event_time"}. `targets --json` prints {"targets": [...]};
+`tests --json` an array of {"name", "path", "waitons", "items"}; `config --json`
+{"target", "config": {section: {key: value}}, "runconfig": {var: value}}.
+
+Reads never write: no lock, no server, no new file; they work in a read-only area.
+
+Exit status: 0 listed (also when nothing matched), 2 usage or configuration error.
+"""
+import json
+import os
+import sys
+
+from megatest.cli import parse
+
+MEGATEST_RUN = ("Run: {target}/{runname} status: {state} run-id: {run_id}, number tests: {n} "
+                "event_time: {event_time}")
+MEGATEST_TEST = ("  Test: {name:<25} State: {state:<15} Status: {status:<15} "
+                 "Runtime: {runtime:>5}s Time: {event_time:<22} Host: {host:<10}")
+MEGATEST_DETAIL = ("         cpuload:  {cpuload}\n         diskfree: {diskfree}\n"
+                   "         uname:    {uname}\n         rundir:   {rundir}")
+MEGATEST_STEP = "    Step: {stepname:<20} State: {state:<10} Status: {status:<10} Time {event_time:<22}"
+# Megatest prints details and steps only for records that need a look.
+QUIET_STATUSES = ("PASS", "WARN")
+JSON_TEST_FIELDS = ("test_id", "testname", "item_path", "state", "status", "comment", "host",
+                    "rundir", "run_duration", "event_time")
+
+
+LISTINGS = ("runs", "targets", "tests", "config")
+
+
+def main(argv):
+    from megatest.errors import UsageError
+    try:
+        args = parse(__doc__, argv)
+    except UsageError:
+        _check_listing(argv)
+        raise
+    from megatest.area import find_area
+    area = find_area(args["--area"])
+    if args["runs"]:
+        return _runs(area, args)
+    if args["targets"]:
+        return _targets(area, args["--json"])
+    if args["tests"]:
+        return _tests(area, args["--json"])
+    return _config(area, args["--target"], args["--json"])
+
+
+def _check_listing(argv):
+    """A clearer message than docopt's when no listing word was given."""
+    from megatest.errors import UsageError
+    if any(a in LISTINGS for a in argv):
+        return
+    words = [a for a in argv if not a.startswith("-")]
+    what = f"unknown listing {words[0]!r}" if words else "missing what to list"
+    raise UsageError(f"{what}: expected one of {', '.join(LISTINGS)}",
+                     hint="mt-list runs --json   (see mt-list --help)")
+
+
+def _warn(message):
+    sys.stderr.write(message.rstrip("\n") + "\n")
+
+
+# ---------------------------------------------------------------- runs
+
+def _runs(area, args):
+    from megatest import db
+    conn = db.open_for_reading(area)
+    if conn is None:
+        runs = []
+    else:
+        try:
+            runs = select_runs(conn, args["--target"], args["--runname"], args["--testpatt"],
+                               _commas(args["--state"]), _commas(args["--status"]),
+                               steps=args["--megatest"])
+        finally:
+            conn.close()
+    if args["--json"]:
+        _print_json([_run_json(r) for r in runs])
+    elif args["--megatest"]:
+        for run in runs:
+            _print_megatest(run)
+    else:
+        for run in runs:
+            _print_run(run)
+    return 0
+
+
+def select_runs(conn, target_patt, runname_patt, testpatt, states=(), statuses=(), steps=False):
+    """Runs matching the target and run-name patterns, each with its selected records:
+    [{"run": row, "keys": {k: v}, "tests": [row...], "steps": {test_id: [row...]}}]."""
+    from megatest import db, patterns
+    keys = db.get_keys(conn)
+    match = patterns.compile_testpatt(testpatt or "%")
+    selected = []
+    for run in db.list_runs(conn):
+        if not (_target_matches(target_patt, run["target"]) and
+                patterns.match_name(runname_patt or "%", run["runname"])):
+            continue
+        tests = [t for t in db.tests_of_run(conn, run["id"])
+                 if match(t["testname"], t["item_path"])
+                 and (not states or t["state"] in states) and (not statuses or t["status"] in statuses)]
+        by_test = {}
+        if steps:
+            for s in db.steps_of_run(conn, run["id"]):
+                by_test.setdefault(s["test_id"], []).append(s)
+        selected.append({"run": run, "keys": {k: run[k] for k in keys}, "tests": tests,
+                         "steps": by_test})
+    return selected
+
+
+def _target_matches(patt, target):
+    """Part by part; missing trailing parts of the pattern match anything (`%` = every target)."""
+    from megatest.patterns import match_target
+    patt_parts = (patt or "%").split("/")
+    parts = target.split("/")
+    if len(patt_parts) < len(parts):
+        patt_parts += ["%"] * (len(parts) - len(patt_parts))
+    return match_target("/".join(patt_parts), target)
+
+
+def _commas(text):
+    return tuple(w.strip() for w in (text or "").split(",") if w.strip())
+
+
+def _run_json(sel):
+    run = sel["run"]
+    return {"run_id": run["id"], "target": run["target"], "keys": sel["keys"],
+            "runname": run["runname"], "state": run["state"], "status": run["rollup_status"],
+            "user_status": run["status"], "event_time": _int(run["event_time"]),
+            "tests": [_test_json(t) for t in sel["tests"]]}
+
+
+def _test_json(row):
+    out = {}
+    for field in JSON_TEST_FIELDS:
+        value = row["id" if field == "test_id" else field]
+        if field == "event_time":
+            value = _int(value)
+        elif field != "run_duration" and value is None:
+            value = ""
+        out[field] = value
+    return out
+
+
+def _int(value):
+    return None if value is None else int(value)
+
+
+def _print_run(sel):
+    run, tests = sel["run"], sel["tests"]
+    names = [_name(t, "/") for t in tests]
+    width = max([len(n) for n in names] + [20])
+    print(f"{run['target']}/{run['runname']}  {run['state']}  {run['rollup_status']}  "
+          f"(run-id {run['id']}, {len(tests)} records)")
+    for name, t in zip(names, tests):
+        line = f"  {name:<{width}}  {t['state']:<11} {t['status']:<10} {t['run_duration'] or 0:7.1f}s"
+        print((line + ("  " + t["comment"] if t["comment"] else "")).rstrip())
+
+
+def _name(row, sep):
+    if not row["item_path"]:
+        return row["testname"]
+    return f"{row['testname']}{sep}{row['item_path']}" if sep == "/" else f"{row['testname']}({row['item_path']})"
+
+
+def _print_megatest(sel):
+    run, tests = sel["run"], sel["tests"]
+    print(MEGATEST_RUN.format(target=run["target"], runname=run["runname"], state=run["state"],
+                              run_id=run["id"], n=len(tests), event_time=_int(run["event_time"])))
+    for t in tests:
+        print(MEGATEST_TEST.format(name=_name(t, "()"), state=t["state"], status=t["status"],
+                                   runtime=round(t["run_duration"] or 0),
+                                   event_time=_num(_int(t["event_time"])), host=t["host"] or ""))
+        if t["status"] in QUIET_STATUSES or t["state"] == "NOT_STARTED":
+            continue
+        print(MEGATEST_DETAIL.format(cpuload=_num(t["cpuload"]), diskfree=_num(t["diskfree"]),
+                                     uname=t["uname"] or "", rundir=t["rundir"] or ""))
+        for s in sel["steps"].get(t["id"], []):
+            print(MEGATEST_STEP.format(stepname=s["stepname"], state=s["state"], status=s["status"],
+                                       event_time=_num(_int(s["event_time"]))))
+
+
+def _num(value):
+    """Numbers as Megatest shows them: 3 rather than 3.0; nothing for a missing value."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _print_json(value):
+    json.dump(value, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+
+
+# ---------------------------------------------------------------- targets, tests
+
+def _targets(area, as_json):
+    from megatest.config import list_targets
+    targets = []
+    if os.path.isfile(area.runconfig_path):
+        targets = list_targets(area.runconfig_path, toppath=area.toppath, warn=_warn)
+    if as_json:
+        _print_json({"targets": targets})
+    else:
+        for target in targets:
+            print(target)
+    return 0
+
+
+def _tests(area, as_json):
+    from megatest import settings as settings_mod, testdefs
+    settings = settings_mod.load_settings(area, warn=_warn)
+    env = dict(os.environ, MT_RUN_AREA_HOME=area.toppath, MT_LINKTREE=settings.linktree,
+               MT_TESTSUITENAME=settings.area_name)
+    found = testdefs.discover_tests(area, settings.tests_paths, _warn)
+    listed = []
+    for name in sorted(found):
+        t = testdefs.load_testdef(name, found[name], area, env, {}, warn=_warn)
+        listed.append({"name": name, "path": found[name], "waitons": list(t.deps.waitons),
+                       "items": [var for var, _ in t.items + t.itemstable]})
+    if as_json:
+        _print_json(listed)
+        return 0
+    width = max([len(t["name"]) for t in listed] + [10])
+    for t in listed:
+        extra = "".join(f"  {label}: {' '.join(t[key])}" for label, key in
+                        (("waiton", "waitons"), ("items", "items")) if t[key])
+        print(f"{t['name']:<{width}}  {t['path']}{extra}")
+    return 0
+
+
+# ---------------------------------------------------------------- config
+
+def _config(area, target, as_json):
+    from megatest import settings as settings_mod
+    settings = settings_mod.load_settings(area, warn=_warn, target=target)
+    runconfig = resolved_runconfig(area, settings, target)
+    sections = settings.config.sections
+    if as_json:
+        _print_json({"target": target, "config": sections, "runconfig": runconfig})
+        return 0
+    sys.stdout.write(_ini(sections))
+    origin = f"target {target}" if target else "[default] (no --target)"
+    sys.stdout.write(f"\n# runconfigs.config resolved for {origin}\n")
+    sys.stdout.write(_ini({target or "default": runconfig}))
+    return 0
+
+
+def resolved_runconfig(area, settings, target):
+    """The runconfig variables of target (or of [default]) after shell evaluation, as mt-run sees them."""
+    from megatest.config import eval_env_section, read_runconfig
+    from megatest.settings import key_environ, split_target
+    if not os.path.isfile(area.runconfig_path):
+        return {}
+    env = dict(os.environ, MT_RUN_AREA_HOME=area.toppath, MT_LINKTREE=settings.linktree,
+               MT_TESTSUITENAME=settings.area_name)
+    if target:
+        env.update(key_environ(settings.keys, split_target(target, settings.keys)), MT_TARGET=target)
+    raw = read_runconfig(area.runconfig_path, target or "default", toppath=area.toppath,
+                         environ=env, warn=_warn)
+    return eval_env_section(list(raw.items()), env)
+
+
+def _ini(sections):
+    """Sections as config text that reads back the same (continuation lines indented)."""
+    lines = []
+    for name, keys in sections.items():
+        lines.append(f"[{name}]")
+        for key, value in keys.items():
+            first, *rest = str(value).split("\n")
+            lines.append(f"{key} {first}".rstrip())
+            lines.extend(f"    {more}" for more in rest)
+        lines.append("")
+    return "\n".join(lines)

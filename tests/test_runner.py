@@ -1,0 +1,390 @@
+"""mt-run end to end on real areas: the behaviours of behaviour.md §17 that a user sees."""
+import os
+import sqlite3
+import time
+
+import pytest
+
+from conftest import mt
+
+
+def db_rows(area, sql, args=()):
+    """Read the area's shared megatest.db, as any other tool would."""
+    conn = sqlite3.connect(f"file:{area}/megatest.db?mode=ro", uri=True)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+def results(area):
+    """{'test' or 'test/item': (state, status, comment)} of all runs."""
+    rows = db_rows(area, "SELECT testname, item_path, state, status, comment FROM tests "
+                         "WHERE state != 'DELETED'")
+    return {(t + "/" + i if i else t): (s, st, c) for t, i, s, st, c in rows}
+
+
+def run(area, env, *args, target="a/b", runname="r"):
+    return mt("run", "--area", area, "--target", target, "--runname", runname, "--quiet", *args, env=env)
+
+
+def test_ezstep_pass_makes_dirs_links_logs_and_steps(make_area, mt_env):
+    area = make_area({"t1": "[ezsteps]\ns1 echo hi\n"})
+    out = run(area, mt_env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    phys = area / "disk0/a/b/r/t1"
+    link = area / "lt/a/b/r/t1"
+    assert (phys / "s1.log").read_text() == "hi\n"
+    assert os.path.islink(link) and os.path.realpath(link) == str(phys)
+    assert results(area)["t1"][:2] == ("COMPLETED", "PASS")
+    steps = db_rows(area, "SELECT stepname, state, status FROM test_steps ORDER BY id")
+    assert steps == [("s1", "start", "n/a"), ("s1", "end", "0")]
+
+
+def test_step_environment(make_area, mt_env):
+    area = make_area({"t1": "[ezsteps]\ns1 env\n"},
+                     runconfigs="[default]\nV1 $HOME/x\nEMPTY\n[a/b]\nV2 ${V1}/y\n",
+                     config="[env-override]\nP $HOME/bin\n")
+    assert run(area, mt_env).returncode == 0
+    env = dict(line.split("=", 1) for line in (area / "disk0/a/b/r/t1/s1.log").read_text().splitlines()
+               if "=" in line)
+    home = mt_env["HOME"]
+    assert env["MT_TARGET"] == "a/b" and env["MT_RUNNAME"] == "r" and env["MT_TEST_NAME"] == "t1"
+    assert env["MT_ITEMPATH"] == "" and env["arch"] == "a" and env["os"] == "b"
+    assert env["MT_RUN_AREA_HOME"] == str(area) and env["MT_LINKTREE"] == str(area / "lt")
+    assert env["MT_TEST_RUN_DIR"] == str(area / "lt/a/b/r/t1")
+    assert env["V1"] == f"{home}/x" and env["V2"] == f"{home}/x/y" and env["EMPTY"] == ""
+    assert env["P"] == f"{home}/bin"
+    sh = (area / "disk0/a/b/r/t1/megatest.sh").read_text()
+    assert 'export MT_TEST_NAME="t1"' in sh and '# export HOME=' in sh
+
+
+def test_second_run_keeps_passed_records(make_area, mt_env):
+    area = make_area({"t1": "[ezsteps]\ns1 true\n"})
+    assert run(area, mt_env).returncode == 0
+    before = db_rows(area, "SELECT id, event_time FROM tests")
+    assert run(area, mt_env).returncode == 0
+    assert db_rows(area, "SELECT id, event_time FROM tests") == before
+    assert db_rows(area, "SELECT count(*) FROM runs") == [(1,)]
+
+
+def test_failing_step_stops_the_steps(make_area, mt_env):
+    area = make_area({"t1": "[ezsteps]\ns1 false\ns2 touch x\n"})
+    out = run(area, mt_env)
+    assert out.returncode == 1
+    state, status, comment = results(area)["t1"]
+    assert (state, status) == ("COMPLETED", "FAIL") and "s1" in comment
+    assert not (area / "disk0/a/b/r/t1/x").exists()
+    assert db_rows(area, "SELECT count(*) FROM test_steps WHERE stepname='s2'") == [(0,)]
+    assert "t1" in out.stdout and "s1.log" in out.stdout
+
+
+def test_runscript_exit_codes(make_area, mt_env):
+    tests = {f"rs{n}": f"[setup]\nrunscript run.sh\n" for n in range(8)}
+    area = make_area(tests, max_jobs=8)
+    for n in range(8):
+        script = area / "tests" / f"rs{n}" / "run.sh"
+        script.write_text(f"#!/bin/sh\nexit {n}\n")
+    area.joinpath("tests/missing").mkdir()
+    area.joinpath("tests/missing/testconfig").write_text("[setup]\nrunscript nosuchscript.sh\n")
+    assert run(area, mt_env).returncode == 1
+    got = {k: v[1] for k, v in results(area).items()}
+    assert [got[f"rs{n}"] for n in range(8)] == ["PASS", "FAIL", "WARN", "CHECK", "WAIVED", "ABORT",
+                                                  "SKIP", "FAIL"]
+    assert got["missing"] == "FAIL"
+
+
+def test_items_cross_product_and_table(make_area, mt_env):
+    area = make_area({
+        "t": "[items]\nA 1 2\nB x y\n[ezsteps]\ns1 echo $A-$B-$MT_ITEMPATH\n",
+        "tab": "[itemstable]\nS p q s\nZ 1 2\n[ezsteps]\ns1 echo $S$Z\n",
+    })
+    assert run(area, mt_env).returncode == 0
+    res = results(area)
+    assert {k for k in res if k.startswith("t/")} == {"t/1/x", "t/1/y", "t/2/x", "t/2/y"}
+    assert {k for k in res if k.startswith("tab/")} == {"tab/p/1", "tab/q/2", "tab/s/-"}
+    assert (area / "disk0/a/b/r/t/2/y/s1.log").read_text() == "2-y-2/y\n"
+    assert res["t"][:2] == ("COMPLETED", "PASS")
+
+
+def test_zero_items_discards_the_chain(make_area, mt_env):
+    area = make_area({
+        "z": "[items]\nK\n[ezsteps]\ns1 true\n",
+        "w1": "[requirements]\nwaiton z\n[ezsteps]\ns1 true\n",
+        "w2": "[requirements]\nwaiton w1\n[ezsteps]\ns1 true\n",
+    })
+    start = time.time()
+    out = run(area, mt_env)
+    assert out.returncode == 1
+    assert time.time() - start < 10
+    res = results(area)
+    assert res["z"][:2] == ("NOT_STARTED", "ZERO_ITEMS")
+    assert res["w1"][:2] == res["w2"][:2] == ("NOT_STARTED", "PREQ_DISCARDED")
+    assert not (area / "disk0/a/b/r/w1").exists()
+
+
+def test_late_expansion_from_upstream_file(make_area, mt_env):
+    area = make_area({
+        "producer": "[ezsteps]\ns1 echo 1 2 3 4 5 > list.txt\n",
+        "consumer": "[requirements]\nwaiton producer\n[items]\n"
+                    "N [system cat $MT_LINKTREE/$MT_TARGET/$MT_RUNNAME/producer/list.txt]\n"
+                    "[ezsteps]\ns1 echo $N\n",
+    })
+    assert run(area, mt_env).returncode == 0
+    res = results(area)
+    assert sorted(k for k in res if k.startswith("consumer/")) == [f"consumer/{n}" for n in "12345"]
+
+
+def test_failed_upstream_blocks_downstream(make_area, mt_env):
+    area = make_area({
+        "A": "[ezsteps]\ns1 false\n",
+        "B": "[requirements]\nwaiton A\n[ezsteps]\ns1 true\n",
+        "C": "[requirements]\nwaiton B\n[ezsteps]\ns1 true\n",
+        "agg": "[requirements]\nwaiton C\nmode toplevel\n[ezsteps]\ns1 true\n",
+    })
+    assert run(area, mt_env).returncode == 1
+    res = results(area)
+    assert res["B"][:2] == ("NOT_STARTED", "PREQ_FAIL") and "A" in res["B"][2]
+    assert res["C"][:2] == ("NOT_STARTED", "PREQ_DISCARDED")
+    assert res["agg"][:2] == ("COMPLETED", "PASS")
+    assert not (area / "disk0/a/b/r/B").exists()
+
+
+def test_testpatt_pulls_in_upstream(make_area, mt_env):
+    area = make_area({"A": "[ezsteps]\ns1 true\n",
+                      "B": "[requirements]\nwaiton A\n[ezsteps]\ns1 true\n",
+                      "other": "[ezsteps]\ns1 true\n"})
+    assert run(area, mt_env, "--testpatt", "B").returncode == 0
+    assert set(results(area)) == {"A", "B"}
+
+
+def test_itemwait_only_the_failed_item_blocks(make_area, mt_env):
+    area = make_area({
+        "up": "[items]\nN 1 2 3\n[ezsteps]\ns1 test $N != 2\n",
+        "down": "[requirements]\nwaiton up\nmode itemwait\n[items]\nN 1 2 3\n[ezsteps]\ns1 true\n",
+    })
+    assert run(area, mt_env).returncode == 1
+    res = results(area)
+    assert res["down/1"][:2] == res["down/3"][:2] == ("COMPLETED", "PASS")
+    assert res["down/2"][:2] == ("NOT_STARTED", "PREQ_FAIL")
+    assert res["down"][1] != "PASS"
+
+
+def test_itemwait_chain_selects_one_item_each(make_area, mt_env):
+    items = "[items]\nI " + " ".join(f"item.{n}" for n in range(11)) + "\n"
+    tests = {"t0": items + "[ezsteps]\ns1 true\n"}
+    for n in range(1, 4):
+        tests[f"t{n}"] = f"[requirements]\nwaiton t{n-1}\nmode itemwait\n" + items + "[ezsteps]\ns1 true\n"
+    tests["s"] = "[requirements]\nwaiton t3\nmode itemwait\n" + items + "[ezsteps]\ns1 true\n"
+    area = make_area(tests)
+    assert run(area, mt_env, "--testpatt", "s/item.1").returncode == 0
+    items_run = sorted(k for k in results(area) if "/" in k)
+    assert items_run == ["s/item.1", "t0/item.1", "t1/item.1", "t2/item.1", "t3/item.1"]
+
+
+def test_waiton_cycle_is_refused_before_anything_runs(make_area, mt_env):
+    area = make_area({"A": "[requirements]\nwaiton B\n[ezsteps]\ns1 true\n",
+                      "B": "[requirements]\nwaiton A\n[ezsteps]\ns1 true\n"})
+    out = run(area, mt_env)
+    assert out.returncode == 2
+    assert "cycle" in out.stderr and "A" in out.stderr and "Traceback" not in out.stderr
+    assert not (area / "megatest.db").exists() and not (area / "disk0/a").exists()
+
+
+def test_unknown_and_self_waiton_warn_and_run(make_area, mt_env):
+    area = make_area({"A": "[requirements]\nwaiton nosuch A\n[ezsteps]\ns1 true\n"})
+    out = run(area, mt_env)
+    assert out.returncode == 0
+    assert out.stderr.count("ERROR:") == 1 and "nosuch" in out.stderr
+    assert "itself" in out.stderr
+    assert results(area)["A"][:2] == ("COMPLETED", "PASS")
+
+
+def test_priority_orders_launches(make_area, mt_env):
+    area = make_area({"low": "[requirements]\npriority 1\n[ezsteps]\ns1 date +%s.%N > t\n",
+                      "high": "[requirements]\npriority 10\n[ezsteps]\ns1 date +%s.%N > t\n"},
+                     max_jobs=1)
+    assert run(area, mt_env).returncode == 0
+    low = float((area / "disk0/a/b/r/low/t").read_text())
+    high = float((area / "disk0/a/b/r/high/t").read_text())
+    assert high < low
+
+
+def test_concurrency_limits_hold_across_runs(make_area, mt_env, tmp_path):
+    log = tmp_path / "spans"
+    step = f"[ezsteps]\ns1 echo start $(date +%s.%N) >> {log}; sleep 0.6; echo end $(date +%s.%N) >> {log}\n"
+    tests = {f"t{n}": step for n in range(6)}
+    tests.update({f"g{n}": "[test_meta]\njobgroup lic\n" + step for n in range(4)})
+    area = make_area(tests, max_jobs=3, config="[jobgroups]\nlic 1\n")
+    import subprocess
+    from conftest import BIN
+    cmd = [str(BIN / "mt-run"), "--area", str(area), "--target", "a/b", "--quiet"]
+    procs = [subprocess.Popen(cmd + ["--runname", r], env=mt_env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE) for r in ("r1", "r2")]
+    for p in procs:
+        assert p.wait(timeout=120) == 0, p.stderr.read()
+    events = sorted((float(t), 1 if kind == "start" else -1) for kind, t in
+                    (line.split() for line in log.read_text().splitlines()))
+    level = peak = 0
+    for _, delta in events:
+        level += delta
+        peak = max(peak, level)
+    assert len(events) == 40 and peak <= 3
+
+
+def test_runtime_limit_kills_the_whole_tree(make_area, mt_env):
+    area = make_area({"slow": "[requirements]\nruntimelim 2s\n[ezsteps]\ns1 sleep 60 & sleep 61\n"})
+    start = time.time()
+    assert run(area, mt_env).returncode == 1
+    assert time.time() - start < 10
+    assert results(area)["slow"][:2] == ("KILLED", "KILLED")
+    left = os.popen("pgrep -f 'sleep 6[01]'").read().split()
+    assert left == []
+
+
+def test_rerun_options(make_area, mt_env):
+    area = make_area({"p": "[ezsteps]\ns1 true\n",
+                      "f": "[ezsteps]\ns1 echo $RANDOM$RANDOM > mark; test -e /nonexistent\n",
+                      "w": "[setup]\nrunscript w.sh\n"})
+    (area / "tests/w/w.sh").write_text("#!/bin/sh\nexit 2\n")
+    assert run(area, mt_env).returncode == 1
+    times = dict(db_rows(area, "SELECT testname, event_time FROM tests"))
+    mark = (area / "disk0/a/b/r/f/mark").read_text()
+    run(area, mt_env)
+    assert dict(db_rows(area, "SELECT testname, event_time FROM tests")) == times
+    run(area, mt_env, "--rerun", "FAIL")
+    after = dict(db_rows(area, "SELECT testname, event_time FROM tests"))
+    assert after["f"] != times["f"] and after["p"] == times["p"] and after["w"] == times["w"]
+    assert (area / "disk0/a/b/r/f/mark").read_text() != mark
+    run(area, mt_env, "--rerun-all")
+    final = dict(db_rows(area, "SELECT testname, event_time FROM tests"))
+    assert all(final[t] != after[t] for t in ("p", "f", "w"))
+
+
+def test_rerun_clean_resets_only_bad_records(make_area, mt_env):
+    codes = {"KILLED": None, "FAIL": 1, "ABORT": 5, "CHECK": 3, "WARN": 2, "WAIVED": 4, "SKIP": 6}
+    items = " ".join(codes)
+    area = make_area({"t": f"[items]\nX {items}\n[setup]\nrunscript r.sh\n"}, max_jobs=8)
+    (area / "tests/t/r.sh").write_text("#!/bin/sh\ncase $X in KILLED) sleep 30;; FAIL) exit 1;; "
+                                       "ABORT) exit 5;; CHECK) exit 3;; WARN) exit 2;; WAIVED) exit 4;; "
+                                       "SKIP) exit 6;; esac\n")
+    area.joinpath("megatest.config").write_text(area.joinpath("megatest.config").read_text() +
+                                                 "\n[setup]\nmax_concurrent_jobs 8\n")
+    (area / "tests/t/testconfig").write_text(f"[requirements]\nruntimelim 1s\n[items]\nX {items}\n"
+                                             "[setup]\nrunscript r.sh\n")
+    run(area, mt_env)
+    before = dict(db_rows(area, "SELECT item_path, attempt FROM tests WHERE item_path != ''"))
+    assert results(area)["t/KILLED"][:2] == ("KILLED", "KILLED")
+    run(area, mt_env, "--rerun-clean")
+    after = dict(db_rows(area, "SELECT item_path, attempt FROM tests WHERE item_path != ''"))
+    rerun = {k for k in after if after[k] != before[k]}
+    assert rerun == {"KILLED", "FAIL", "ABORT", "CHECK"}
+
+
+def test_skip_rules(make_area, mt_env, tmp_path):
+    flag = tmp_path / "present"
+    flag.write_text("")
+    area = make_area({"s": f"[skip]\nfileexists {flag}\n[ezsteps]\ns1 true\n"})
+    assert run(area, mt_env).returncode == 0
+    state, status, comment = results(area)["s"]
+    assert (state, status) == ("COMPLETED", "SKIP") and str(flag) in comment
+    assert not (area / "disk0/a/b/r/s").exists()
+
+
+def test_killed_runner_resumes_without_running_twice(make_area, mt_env, tmp_path):
+    import signal
+    import subprocess
+    from conftest import BIN
+    counter = tmp_path / "count"
+    step = f"[ezsteps]\ns1 echo x >> {counter}; sleep 2\n"
+    area = make_area({"a": step, "b": "[requirements]\nwaiton a\n" + step, "c": step}, max_jobs=4)
+    cmd = [str(BIN / "mt-run"), "--area", str(area), "--target", "a/b", "--runname", "r", "--quiet"]
+    p = subprocess.Popen(cmd, env=mt_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    deadline = time.time() + 20
+    while time.time() < deadline and not (counter.exists() and len(counter.read_text().split()) >= 2):
+        time.sleep(0.1)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    out = subprocess.run(cmd, env=mt_env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert len(counter.read_text().split()) == 3
+    assert all(v[:2] == ("COMPLETED", "PASS") for v in results(area).values())
+
+
+def test_dead_test_is_detected(make_area, mt_env):
+    area = make_area({"d": "[ezsteps]\ns1 kill -9 $(cat .mt/pid); sleep 5\n",
+                      "after": "[requirements]\nwaiton d\n[ezsteps]\ns1 true\n"})
+    out = run(area, mt_env)
+    assert out.returncode == 1
+    res = results(area)
+    assert res["d"][:2] == ("COMPLETED", "DEAD")
+    assert res["after"][:2] == ("NOT_STARTED", "PREQ_FAIL")
+
+
+# ------------------------------------------------------------------ bad input: exit 2, nothing written
+
+def assert_nothing_written(area):
+    assert not (area / "megatest.db").exists()
+    assert not (area / "disk0/a").exists()
+
+
+@pytest.mark.parametrize("target", ["a", "a/b/c", "a/", "a/%"])
+def test_bad_target(make_area, mt_env, target):
+    area = make_area({"t1": "[ezsteps]\ns1 true\n"})
+    out = run(area, mt_env, target=target)
+    assert out.returncode == 2 and "target" in out.stderr and "Traceback" not in out.stderr
+    assert_nothing_written(area)
+
+
+def test_reserved_key_name(make_area, mt_env):
+    area = make_area({"t1": "[ezsteps]\ns1 true\n"}, keys=("arch", "status"))
+    out = run(area, mt_env)
+    assert out.returncode == 2 and "megatest.config:3:" in out.stderr and "status" in out.stderr
+    assert_nothing_written(area)
+
+
+def test_scheme_helper_names_file_and_line(make_area, mt_env):
+    area = make_area({"t1": "[ezsteps]\ns1 true\n"})
+    text = (area / "megatest.config").read_text().splitlines()
+    text.insert(6, "X #{scheme (+ 1 2)}")
+    (area / "megatest.config").write_text("\n".join(text) + "\n")
+    for cmd in (["run", "--area", area, "--target", "a/b", "--runname", "r"], ["list", "config", "--area", area]):
+        out = mt(*cmd, env=mt_env)
+        assert out.returncode == 2 and "megatest.config:7:" in out.stderr, out.stderr
+    assert_nothing_written(area)
+
+
+def test_config_syntax_error(make_area, mt_env):
+    area = make_area({"t1": "[ezsteps]\ns1 true\n[oops\n"})
+    out = run(area, mt_env)
+    assert out.returncode == 2 and "testconfig:3:" in out.stderr
+    assert_nothing_written(area)
+
+
+@pytest.mark.parametrize("value", ["..", "../../etc", "a;rm", "$(touch x)", "/abs"])
+def test_unsafe_item_values_are_refused(make_area, mt_env, value):
+    area = make_area({"t1": f"[items]\nV ok {value}\n[ezsteps]\ns1 true\n"})
+    out = run(area, mt_env)
+    assert out.returncode == 2 and "testconfig" in out.stderr and "Traceback" not in out.stderr
+    assert_nothing_written(area)
+
+
+def test_test_dir_without_testconfig(make_area, mt_env):
+    area = make_area({"t1": "[ezsteps]\ns1 true\n"})
+    (area / "tests/empty").mkdir()
+    out = run(area, mt_env, "--testpatt", "empty")
+    assert out.returncode == 2 and "tests/empty has no testconfig" in out.stderr
+    assert_nothing_written(area)
+
+
+def test_missing_area(mt_env, tmp_path):
+    out = mt("run", "--area", tmp_path / "nope", "--target", "a/b", "--runname", "r", env=mt_env)
+    assert out.returncode == 2 and "does not exist" in out.stderr
+
+
+def test_usage_error_names_argument(mt_env, tmp_path):
+    out = mt("run", "--bogus", env=mt_env)
+    assert out.returncode == 2 and "--bogus" in out.stderr and "Traceback" not in out.stderr
+    out = mt("run", "--help", env=mt_env)
+    assert out.returncode == 0 and "--testpatt" in out.stdout
