@@ -388,3 +388,71 @@ def test_usage_error_names_argument(mt_env, tmp_path):
     assert out.returncode == 2 and "--bogus" in out.stderr and "Traceback" not in out.stderr
     out = mt("run", "--help", env=mt_env)
     assert out.returncode == 0 and "--testpatt" in out.stdout
+
+
+# ------------------------------------------------------------------ the test side, through mt-run
+
+def test_script_status_wins_over_exit_code(make_area, mt_env):
+    area = make_area({"pass1": "[setup]\nrunscript r.sh\n", "weird": "[setup]\nrunscript r.sh\n"})
+    (area / "tests/pass1/r.sh").write_text("#!/bin/sh\nmt-test status COMPLETED PASS\nexit 1\n")
+    (area / "tests/weird/r.sh").write_text("#!/bin/sh\nmt-test status WEIRD FAIL\nexit 1\n")
+    run(area, mt_env)
+    res = results(area)
+    assert res["pass1"][:2] == ("COMPLETED", "PASS")
+    assert res["weird"][:2] == ("WEIRD", "FAIL")
+
+
+def test_auto_status_from_data(make_area, mt_env):
+    area = make_area({"d": "[ezsteps]\ns1 mt-test data load data.csv && mt-test status RUNNING AUTO\n"})
+    (area / "tests/d/data.csv").write_text("c,v,1.2,1.3,0.1\nc,w,1.2,1.9,>\n")
+    assert run(area, mt_env).returncode == 1
+    assert results(area)["d"][:2] == ("COMPLETED", "FAIL")
+    assert db_rows(area, "SELECT pass_count, fail_count FROM tests WHERE testname='d'") == [(1, 1)]
+
+
+def test_trigger_fires_on_completion(make_area, mt_env, tmp_path):
+    out = tmp_path / "trig"
+    area = make_area({"t": f"[ezsteps]\ns1 true\n[triggers]\nCOMPLETED/PASS echo fired >> {out}; echo\n"})
+    assert run(area, mt_env).returncode == 0
+    deadline = time.time() + 5
+    while time.time() < deadline and not out.exists():
+        time.sleep(0.05)
+    assert out.read_text().startswith("fired")
+
+
+def test_interrupt_stops_launching_and_resume_finishes(make_area, mt_env):
+    import signal
+    import subprocess
+    from conftest import BIN
+    area = make_area({"slow": "[ezsteps]\ns1 sleep 2\n",
+                      "next": "[requirements]\nwaiton slow\n[ezsteps]\ns1 true\n"})
+    cmd = [str(BIN / "mt-run"), "--area", str(area), "--target", "a/b", "--runname", "r", "--quiet"]
+    p = subprocess.Popen(cmd, env=mt_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 10
+    while time.time() < deadline and not (area / "disk0/a/b/r/slow/.mt/pid").exists():
+        time.sleep(0.05)
+    time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 130, out + err
+    assert "1 test(s) still running" in out and "Traceback" not in err
+    assert not (area / "disk0/a/b/r/next").exists()
+    again = subprocess.run(cmd, env=mt_env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stdout + again.stderr
+    res = results(area)
+    assert res["slow"][:2] == res["next"][:2] == ("COMPLETED", "PASS")
+    assert db_rows(area, "SELECT attempt FROM tests WHERE testname='slow'") == [(0,)]
+
+
+def test_no_wait_returns_and_run_finishes_in_background(make_area, mt_env):
+    area = make_area({"slow": "[ezsteps]\ns1 sleep 1\n"})
+    start = time.time()
+    out = run(area, mt_env, "--no-wait")
+    assert out.returncode == 0 and "background" in out.stdout
+    assert time.time() - start < 1.0
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if (area / "megatest.db").exists() and results(area).get("slow", ("",))[0] == "COMPLETED":
+            break
+        time.sleep(0.1)
+    assert results(area)["slow"][:2] == ("COMPLETED", "PASS")

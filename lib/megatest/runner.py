@@ -27,7 +27,6 @@ class Options:
     rerun: tuple = ()
     rerun_clean: bool = False
     rerun_all: bool = False
-    no_wait: bool = False
     max_jobs: int = None
     dry_run: bool = False
 
@@ -215,17 +214,8 @@ class Runner:
 
     def _done(self):
         if self.stop:
-            return not self.running or self.opts.no_wait
-        if self.opts.no_wait and not self.ready and not self._launchable_soon():
             return True
         return all(self._final(k) for k in self.selected)
-
-    def _launchable_soon(self):
-        return any(not self._final(k) and not states.is_running(self.recs[k]["state"])
-                   for k in self.selected if self._waits_only_on_running(k))
-
-    def _waits_only_on_running(self, key):
-        return bool(self.running)
 
     def _final(self, key):
         r = self.recs[key]

@@ -15,7 +15,8 @@ Options:
   --rerun STATUSES    relaunch finished records whose status is listed (comma list)
   --rerun-clean       relaunch records in [validvalues] cleanrerun-states/-statuses
   --rerun-all         relaunch every selected record
-  --no-wait           return once nothing more can be launched
+  --no-wait           return at once; the run goes on in a background mt-run whose
+                      output goes to <area>/logs/mt-run-<target>-<runname>.log
   --dry-run           print the tests and items that would run; change nothing
   -j N                at most N tests of this run at once (besides max_concurrent_jobs)
   --quiet             no live progress; one line per finished test
@@ -26,6 +27,7 @@ Exit status: 0 all selected tests clean (PASS WARN CHECK WAIVED SKIP), 1 some te
 pass or did not finish, 2 usage or configuration error, 130 interrupted.
 """
 import os
+import signal
 import sys
 import time
 
@@ -52,23 +54,51 @@ def main(argv):
     rundir.check_disks(plan.settings, warn)
     rundir.ensure_linktree(plan.settings)
     opts = Options(rerun=tuple(_statuses(args["--rerun"])), rerun_clean=args["--rerun-clean"],
-                   rerun_all=args["--rerun-all"], no_wait=args["--no-wait"],
-                   max_jobs=int_option(args, "-j", minimum=1))
+                   rerun_all=args["--rerun-all"], max_jobs=int_option(args, "-j", minimum=1))
+    if args["--no-wait"] and _detach(area, plan):
+        return 0
+    signal.signal(signal.SIGTERM, _interrupt)
     conn = db.open_area_db(area)
     show = Progress(sys.stdout, live=sys.stdout.isatty() and not args["--quiet"])
     runner = Runner(plan, area, conn, opts, on_event=show.event)
-    runner.register()
     interrupted = False
     try:
+        runner.register()
         runner.run()
     except KeyboardInterrupt:
         interrupted = True
         runner.stop = True
+        if runner.run_id is None:
+            raise
     show.clear()
     runner.close(interrupted=interrupted)
     code = runner.exit_code()
     _summary(runner, plan, show, interrupted)
     return 130 if interrupted else code
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _detach(area, plan):
+    """--no-wait: the run continues in a background child; True in the parent."""
+    logdir = os.path.join(area.toppath, "logs")
+    os.makedirs(logdir, exist_ok=True)
+    log = os.path.join(logdir, f"mt-run-{plan.target.replace('/', '-')}-{plan.runname}.log")
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid:
+        print(f"mt-run: run {plan.target}/{plan.runname} continues in the background (pid {pid}); "
+              f"log: {log}")
+        return True
+    os.setsid()
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    return False
 
 
 def _stderr_line(message):
