@@ -549,7 +549,7 @@ class Runner:
                 fired.append(self._finish_one(run, now))
         for rec, old in fired:
             if rec and (rec["state"], rec["status"]) != old:
-                triggers.fire(rec["shortdir"] or "", rec["id"], rec["state"], rec["status"],
+                triggers.fire(rec["rundir"] or "", rec["id"], rec["state"], rec["status"],
                               self._trigger_env(rec))
                 self.on_event("finished", rec=rec)
 
