@@ -456,3 +456,27 @@ def test_no_wait_returns_and_run_finishes_in_background(make_area, mt_env):
             break
         time.sleep(0.1)
     assert results(area)["slow"][:2] == ("COMPLETED", "PASS")
+
+
+def test_itemmap_and_item_level_pipelining(make_area, mt_env):
+    area = make_area({
+        "up": "[items]\nK 1 2 3\n[ezsteps]\ns1 sleep $((K == 3 ? 2 : 0)); date +%s.%N > done\n",
+        "mid": "[requirements]\nwaiton up\nmode itemwait\n[items]\nK 1 2 3\n"
+               "[ezsteps]\ns1 date +%s.%N > done; test $K != 2\n",
+        "down": "[requirements]\nwaiton mid\nmode itemwait\nitemmap .*/\n[items]\nX blah\nK 1 2 3\n"
+                "[ezsteps]\ns1 true\n",
+    }, max_jobs=6)
+    assert run(area, mt_env).returncode == 1
+    res = results(area)
+    assert res["down/blah/1"][:2] == res["down/blah/3"][:2] == ("COMPLETED", "PASS")
+    assert res["down/blah/2"][:2] == ("NOT_STARTED", "PREQ_FAIL")
+    mid1 = float((area / "disk0/a/b/r/mid/1/done").read_text())
+    up3 = float((area / "disk0/a/b/r/up/3/done").read_text())
+    assert mid1 < up3
+
+
+def test_allow_auto_rerun(make_area, mt_env):
+    area = make_area({"f": "[ezsteps]\ns1 false\n"}, config='[setup]\nallow-auto-rerun "COMPLETED/FAIL"\n')
+    run(area, mt_env)
+    assert run(area, mt_env).returncode == 1
+    assert db_rows(area, "SELECT attempt FROM tests WHERE testname='f'") == [(1,)]

@@ -83,10 +83,40 @@ RUNCONFIG = """\
 
 
 def main(argv):
-    args = parse(__doc__, argv)
+    try:
+        args = parse(__doc__, argv)
+    except UsageError:
+        _explain_usage(argv)
+        raise
     if args["area"]:
         return init_area(args["DIR"], args["--keys"], args["--force"])
     return init_test(args["NAME"], args["--steps"], args["--waiton"], args["--items"], args["--area"])
+
+
+VALUE_OPTIONS = ("--keys", "--steps", "--waiton", "--items", "--area")
+
+
+def _explain_usage(argv):
+    """Say what is missing in the common cases, where docopt only reports 'unmatched' words."""
+    words, i = [], 0
+    while i < len(argv):
+        if argv[i] in VALUE_OPTIONS:
+            i += 1                              # skip the option's value
+        elif not argv[i].startswith("-"):
+            words.append(argv[i])
+        i += 1
+    kind = words[0] if words else None
+    if kind not in ("area", "test"):
+        what = f"unknown kind {kind!r}" if kind else "missing what to create"
+        raise UsageError(f"{what}: expected area or test",
+                         hint="mt-init area DIR --keys KEY1/KEY2   or   mt-init test NAME")
+    if kind == "test" and len(words) < 2:
+        raise UsageError("test: missing the test name", hint="mt-init test NAME [--steps ...]")
+    if kind == "area" and not any(a == "--keys" or a.startswith("--keys=") for a in argv):
+        raise UsageError(f"area {words[1] if len(words) > 1 else 'DIR'}: missing --keys KEY1/KEY2...",
+                         hint="mt-init area DIR --keys os/arch")
+    if kind == "area" and len(words) < 2 and argv[-1] != "--keys":
+        raise UsageError("area: missing the directory", hint="mt-init area DIR --keys os/arch")
 
 
 # ---------------------------------------------------------------- area
