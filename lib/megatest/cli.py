@@ -16,11 +16,13 @@ def parse(doc, argv, version=None):
 
 
 def usage_hint(doc):
-    for line in doc.splitlines():
+    """The first usage line of a docopt text, offered as `try:` after a usage error."""
+    lines = doc.splitlines()
+    for n, line in enumerate(lines):
         if line.strip().lower().startswith("usage:"):
-            continue
-        if line.strip().startswith("mt-"):
-            return line.strip() + "   (see --help)"
+            for candidate in lines[n + 1:]:
+                if candidate.strip().startswith("mt-"):
+                    return candidate.strip() + "   (see --help)"
     return "--help"
 
 

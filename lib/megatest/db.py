@@ -43,14 +43,15 @@ def live_path(area, environ=None):
 
 def open_area_db(area, environ=None, tracer=None):
     """Open the area's live database for writing, creating it and its schema when needed."""
+    from megatest import locks, schema
     path = live_path(area, environ)
-    if not os.path.exists(path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        if os.path.exists(area.shared_db_path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    # Creating the file, switching it to WAL and migrating race between two first runners.
+    with locks.held(locks.db_create_lock_path(path)):
+        if not os.path.exists(path) and os.path.exists(area.shared_db_path):
             _restore_from_shared(area.shared_db_path, path)
-    conn = connect(path, tracer=tracer)
-    from megatest import schema
-    schema.ensure(conn)
+        conn = connect(path, tracer=tracer)
+        schema.ensure(conn)
     return conn
 
 
