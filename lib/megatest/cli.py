@@ -7,12 +7,51 @@ def parse(doc, argv, version=None):
     import docopt
     try:
         return docopt.docopt(doc, argv, default_help=True, version=version)
-    except docopt.DocoptExit as exc:
-        text = str(exc).strip()
-        first = text.splitlines()[0] if text else "bad arguments"
-        if first.lower().startswith("usage:"):
-            first = "bad arguments: " + " ".join(argv)
-        raise UsageError(first, hint=usage_hint(doc)) from None
+    except docopt.DocoptExit:
+        raise UsageError(_explain(doc, argv), hint=usage_hint(doc)) from None
+
+
+def _explain(doc, argv):
+    """Name the argument docopt did not accept (its own message shows internals)."""
+    import re
+    known = set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", doc))
+    for arg in argv:
+        name = arg.split("=", 1)[0]
+        if name.startswith("-") and name != "-" and name not in known:
+            return f"unknown option {name}"
+    for required, commands in _usage_patterns(doc):
+        if all(c in argv for c in commands):
+            missing = [o for o in required if not any(a.split("=", 1)[0] == o for a in argv)]
+            if missing:
+                return "missing " + ", ".join(missing)
+    if not argv:
+        return "missing arguments"
+    return "bad or missing arguments: " + " ".join(argv)
+
+
+def _usage_patterns(doc):
+    """(required options, command words) of each usage line: tokens outside [] and ()."""
+    out, in_usage = [], False
+    for line in doc.splitlines():
+        text = line.strip()
+        if text.lower().startswith("usage:"):
+            in_usage = True
+            continue
+        if in_usage and not text:
+            break
+        if in_usage and text.startswith("mt-") and "-h" not in text.split()[1:2]:
+            depth, required, commands = 0, [], []
+            for token in text.replace("[", " [ ").replace("]", " ] ").replace("(", " ( ").replace(")", " ) ").split()[1:]:
+                if token in ("[", "("):
+                    depth += 1
+                elif token in ("]", ")"):
+                    depth -= 1
+                elif depth == 0 and token.startswith("--"):
+                    required.append(token)
+                elif depth == 0 and token.isalpha() and token.islower():
+                    commands.append(token)
+            out.append((required, commands))
+    return out
 
 
 def usage_hint(doc):
