@@ -19,6 +19,8 @@ def _explain(doc, argv):
         name = arg.split("=", 1)[0]
         if name.startswith("-") and name != "-" and name not in known:
             return f"unknown option {name}"
+    if argv and argv[-1].startswith("-") and re.search(re.escape(argv[-1]) + r"[ =][A-Z<]", doc):
+        return f"{argv[-1]} requires an argument"
     for required, commands in _usage_patterns(doc):
         if all(c in argv for c in commands):
             missing = [o for o in required if not any(a.split("=", 1)[0] == o for a in argv)]
