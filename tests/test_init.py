@@ -184,7 +184,7 @@ def test_test_without_an_area_is_exit_2(tmp_path, env):
 @pytest.mark.parametrize("args, message", [
     (("area", "D"), "area D: missing --keys KEY1/KEY2..."),
     (("area", "--keys", "a/b"), "area: missing the directory"),
-    (("area", "D", "--keys"), "--keys requires argument"),
+    (("area", "D", "--keys"), "--keys requires an argument"),
     (("test",), "test: missing the test name"),
     (("test", "t1", "--bogus"), "--bogus"),
     (("tset", "t1"), "unknown kind 'tset': expected area or test"),

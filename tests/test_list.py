@@ -390,7 +390,7 @@ def test_config_with_a_bad_target_is_exit_2(ran):
 
 @pytest.mark.parametrize("args, message", [
     (("runs", "--bogus"), "--bogus"),
-    (("runs", "--target"), "--target requires argument"),
+    (("runs", "--target"), "--target requires an argument"),
     (("frob",), "unknown listing 'frob'"),
     ((), "missing what to list"),
     (("runs", "--json", "--megatest"), "--megatest"),
