@@ -36,22 +36,27 @@ def connect(path, readonly=False, tracer=None):
     return conn
 
 
-def live_path(area, environ=None):
-    """Where the live database of an area is on this host (issue #3 moves homes; one place)."""
-    return area.live_db_path(environ)
+def live_path(area, environ=None, dbdir=None):
+    """Where the live database of an area is on this host: dbdir ([setup] dbdir), else
+    $MT_TMPDIR, else /tmp, under mt-<user>/<area-id>/."""
+    return area.live_db_path(environ, dbdir or None)
 
 
-def open_area_db(area, environ=None, tracer=None):
-    """Open the area's live database for writing, creating it and its schema when needed."""
+def open_area_db(area, environ=None, tracer=None, dbdir=None):
+    """Open the area's live database for writing, creating it and its schema when needed, and
+    rebuilding it from the shared copy when that is newer (the home host lost its /tmp)."""
     from megatest import locks, schema
-    path = live_path(area, environ)
+    path = live_path(area, environ, dbdir)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     # Creating the file, switching it to WAL and migrating race between two first runners.
     with locks.held(locks.db_create_lock_path(path)):
-        if not os.path.exists(path) and os.path.exists(area.shared_db_path):
+        from megatest.sync import shared_is_newer
+        if shared_is_newer(path, area.shared_db_path):
             _restore_from_shared(area.shared_db_path, path)
         conn = connect(path, tracer=tracer)
         schema.ensure(conn)
+        conn.execute("INSERT OR IGNORE INTO metadat (var, val) VALUES ('live_id', ?)",
+                     (os.urandom(8).hex(),))
     return conn
 
 
@@ -63,9 +68,9 @@ def open_test_db(path):
     return connect(path)
 
 
-def open_for_reading(area, environ=None):
+def open_for_reading(area, environ=None, dbdir=None, paths=None):
     """A read-only connection: the live db when this host has it, else the shared copy; or None."""
-    for path in (live_path(area, environ), area.shared_db_path):
+    for path in paths or (live_path(area, environ, dbdir), area.shared_db_path):
         if os.path.exists(path):
             try:
                 conn = connect(path, readonly=True)
@@ -77,12 +82,19 @@ def open_for_reading(area, environ=None):
 
 
 def _restore_from_shared(shared, live):
+    """Rebuild the live db from the shared copy (its WAL files go with the old file)."""
     src = sqlite3.connect(f"file:{shared}?mode=ro", uri=True)
     tmp = live + ".restore"
-    dst = sqlite3.connect(tmp)
+    if os.path.exists(tmp):
+        os.unlink(tmp)
+    dst = sqlite3.connect(tmp, isolation_level=None)
     src.backup(dst)
     src.close()
+    dst.execute("DROP TABLE IF EXISTS sync_state")
     dst.close()
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(live + suffix):
+            os.unlink(live + suffix)
     os.replace(tmp, live)
 
 

@@ -72,7 +72,7 @@ class Runner:
         self.next_launch = 0.0
         self.run_id = None
         self.task_id = None
-        self.conn_path = db.live_path(area)
+        self.conn_path = plan.settings.live_db_path()
         self.item_values = {}     # (testname, item_path) -> {var: value}
         self.item_total = {}      # testname -> number of items expanded (before selection)
 
@@ -634,7 +634,6 @@ class Runner:
                        rollup_status=result[1], pass_count=passes, fail_count=fails)
             db.update_task(self.conn, self.task_id, state="killed" if interrupted else "done",
                            finished_at=time.time(), exit_code=self.exit_code())
-        db.copy_to_shared(self.conn, self.area.shared_db_path)
 
     def exit_code(self):
         for key in self.selected:

@@ -62,6 +62,42 @@ CREATE INDEX IF NOT EXISTS tasks_state ON tasks (kind, state);
 """),
 ]
 
+SYNCED_TABLES = ("keys", "metadat", "runs", "tests", "test_steps", "test_data", "test_meta", "tasks")
+
+
+def _change_sequence_sql():
+    """Every synced row carries the change number of its last write; deletes leave tombstones.
+
+    The syncer copies rows above the shared copy's mark: no wall clock, so no skew, no ties."""
+    parts = ["""
+CREATE TABLE IF NOT EXISTS change_counter (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+INSERT OR IGNORE INTO change_counter (id, n) VALUES (1, 0);
+CREATE TABLE IF NOT EXISTS tombstones (id INTEGER PRIMARY KEY, tbl TEXT NOT NULL,
+    row_id INTEGER NOT NULL, seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS tombstones_seq ON tombstones (seq);
+"""]
+    for table in SYNCED_TABLES:
+        parts.append(f"""
+ALTER TABLE {table} ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS {table}_seq ON {table} (seq);
+CREATE TRIGGER IF NOT EXISTS {table}_seq_ins AFTER INSERT ON {table} BEGIN
+  UPDATE change_counter SET n = n + 1;
+  UPDATE {table} SET seq = (SELECT n FROM change_counter) WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER IF NOT EXISTS {table}_seq_upd AFTER UPDATE ON {table} WHEN NEW.seq IS OLD.seq BEGIN
+  UPDATE change_counter SET n = n + 1;
+  UPDATE {table} SET seq = (SELECT n FROM change_counter) WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER IF NOT EXISTS {table}_seq_del AFTER DELETE ON {table} BEGIN
+  UPDATE change_counter SET n = n + 1;
+  INSERT INTO tombstones (tbl, row_id, seq) VALUES ('{table}', OLD.rowid, (SELECT n FROM change_counter));
+END;
+""")
+    return "".join(parts)
+
+
+MIGRATIONS.append(("002-change-sequence", _change_sequence_sql()))
+
 VERSION = len(MIGRATIONS)
 
 
@@ -89,4 +125,17 @@ def ensure(conn):
 
 
 def _statements(sql):
-    return [s.strip() for s in sql.split(";") if s.strip()]
+    """Split a script into statements; a trigger body's inner `;` stays inside its CREATE."""
+    out, current = [], ""
+    for piece in sql.split(";"):
+        current += piece + ";"
+        if sqlite3_complete(current):
+            if current.strip(" \n;"):
+                out.append(current.strip())
+            current = ""
+    return out
+
+
+def sqlite3_complete(text):
+    import sqlite3
+    return sqlite3.complete_statement(text)

@@ -38,6 +38,11 @@ class Settings:
     area_name: str = ""
     tests_paths: list = field(default_factory=list)
     reruns: int = 0
+    dbdir: str = ""
+
+    def live_db_path(self, environ=None):
+        """The live database on this host: [setup] dbdir, else $MT_TMPDIR, else /tmp."""
+        return self.area.live_db_path(environ, self.dbdir or None)
 
     def where(self, section, key):
         path, line = self.config.location(section, key)
@@ -116,6 +121,7 @@ def load_settings(area, environ=None, warn=None, target=None):
     if valid.get("cleanrerun-statuses"):
         s.cleanrerun_statuses = tuple(_commas(valid["cleanrerun-statuses"]))
     s.testcopycmd = setup.get("testcopycmd", "")
+    s.dbdir = (setup.get("dbdir") or "").strip()
     if setup.get("blacklistvars"):
         s.blacklist = tuple(setup["blacklistvars"].split())
     s.area_name = (setup.get("area-name") or setup.get("testsuite") or environ.get("MT_TESTSUITE_NAME")

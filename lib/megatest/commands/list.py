@@ -103,8 +103,13 @@ def _warn(message):
 # ---------------------------------------------------------------- runs
 
 def _runs(area, args):
-    from megatest import db
-    conn = db.open_for_reading(area)
+    from megatest import db, homehost, readcopy, settings as settings_mod
+    settings = settings_mod.load_settings(area, warn=_warn)
+    note = homehost.away_note(area, settings, "mt-list")
+    if note:
+        _warn(note)
+    path = readcopy.path_for_reading(area, settings)
+    conn = db.open_for_reading(area, paths=[path]) if path else None
     if conn is None:
         runs = []
     else:

@@ -49,8 +49,12 @@ def main(argv):
         warn(message)
     if args["--dry-run"]:
         return _dry_run(plan)
-    from megatest import db, rundir
+    from megatest import db, homehost, rundir
     from megatest.runner import Options, Runner
+    home = homehost.home_host(area, plan.settings, claim=True)
+    if not homehost.is_home(home):
+        raise MtError(f"this area's home host is {home}; mt-run runs tests from there",
+                      hint=f"ssh {home} mt-run ..., or mt-run ... --queue (the area server starts it there)")
     rundir.check_disks(plan.settings, warn)
     rundir.ensure_linktree(plan.settings)
     opts = Options(rerun=tuple(_statuses(args["--rerun"])), rerun_clean=args["--rerun-clean"],
@@ -58,9 +62,10 @@ def main(argv):
     if args["--no-wait"] and _detach(area, plan):
         return 0
     signal.signal(signal.SIGTERM, _interrupt)
-    conn = db.open_area_db(area)
+    conn = db.open_area_db(area, dbdir=plan.settings.dbdir)
     show = Progress(sys.stdout, live=sys.stdout.isatty() and not args["--quiet"])
     runner = Runner(plan, area, conn, opts, on_event=show.event)
+    syncer = _start_syncer(area, plan.settings)
     interrupted = False
     try:
         runner.register()
@@ -69,12 +74,34 @@ def main(argv):
         interrupted = True
         runner.stop = True
         if runner.run_id is None:
+            _stop_syncer(area, plan.settings, syncer)
             raise
     show.clear()
     runner.close(interrupted=interrupted)
+    _stop_syncer(area, plan.settings, syncer)
     code = runner.exit_code()
     _summary(runner, plan, show, interrupted)
     return 130 if interrupted else code
+
+
+def _start_syncer(area, settings):
+    """megatest.db follows the live db while this runner lives (unless cron's syncer does it)."""
+    from megatest import sync
+    return sync.start_background(settings.live_db_path(), area.shared_db_path,
+                                 sync.lock_path(area, dbdir=settings.dbdir), interval=1.0)
+
+
+def _stop_syncer(area, settings, syncer):
+    from megatest import locks, sync
+    thread, stop = syncer
+    stop.set()
+    thread.join()
+    fd = locks.try_hold(sync.lock_path(area, dbdir=settings.dbdir))
+    if fd is not None:                 # a last pass, unless another syncer is at work
+        try:
+            sync.sync_once(settings.live_db_path(), area.shared_db_path)
+        finally:
+            locks.release(fd)
 
 
 def _interrupt(signum, frame):

@@ -1,0 +1,88 @@
+"""Copy the live database's changes to the area's shared megatest.db.
+
+Usage:
+  mt-sync [--area DIR] [--once | --for SECONDS] [--interval SECONDS] [--verbose]
+  mt-sync --crontab [--area DIR]
+  mt-sync (-h | --help)
+
+Options:
+  --area DIR           the test area (else $MT_RUN_AREA_HOME, else upward search)
+  --once               one pass, then exit (the default when --for is not given)
+  --for SECONDS        keep syncing for this long (cron: --for 60, every minute)
+  --interval SECONDS   longest time a change waits before it reaches megatest.db [default: 5]
+  --verbose            one line per pass that copied something
+  --crontab            print the crontab line that keeps this area synced
+
+Only one syncer runs per area: a second mt-sync exits 0 at once while the first holds
+the lock. Exit status: 0 done (or another syncer is running), 2 usage or config error.
+"""
+import os
+import shlex
+import sys
+import time
+
+from megatest.cli import parse
+from megatest.errors import UsageError
+
+
+def main(argv):
+    args = parse(__doc__, argv)
+    from megatest.area import find_area
+    from megatest import homehost, settings as settings_mod, sync
+    area = find_area(args["--area"])
+    s = settings_mod.load_settings(area, warn=_warn)
+    if args["--crontab"]:
+        print(crontab_line(area, "mt-sync", "--for 60"))
+        return 0
+    homehost.require_home(area, s, "mt-sync")
+    interval = _seconds(args["--interval"], "--interval")
+    duration = _seconds(args["--for"], "--for") if args["--for"] else None
+    if duration is not None and interval >= duration:
+        raise UsageError(f"--interval ({interval:g}) must be smaller than --for ({duration:g})")
+    live = s.live_db_path()
+    if not os.path.exists(live):
+        return 0                               # nothing was ever run here: nothing to copy
+    lock = sync.lock_path(area, dbdir=s.dbdir)
+    report = _report if args["--verbose"] else None
+    if duration is None:
+        from megatest import locks
+        fd = locks.try_hold(lock)
+        if fd is None:
+            return 0
+        try:
+            result = sync.sync_once(live, area.shared_db_path)
+        finally:
+            locks.release(fd)
+        if report:
+            report(result)
+        return 0
+    sync.run(live, area.shared_db_path, lock, interval, until=time.time() + duration,
+             on_result=report, on_error=lambda err: _warn(f"mt-sync: sync failed: {err}"))
+    return 0
+
+
+def crontab_line(area, command, args):
+    """A crontab line running a project command for this area every minute."""
+    exe = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), command)
+    env = f"MT_TMPDIR={shlex.quote(os.environ['MT_TMPDIR'])} " if os.environ.get("MT_TMPDIR") else ""
+    return f"* * * * * {env}{shlex.quote(exe)} --area {shlex.quote(area.toppath)} {args} >/dev/null 2>&1"
+
+
+def _seconds(text, name):
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} expects a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise UsageError(f"{name} must be positive")
+    return value
+
+
+def _report(result):
+    kind = "full copy" if result.full else "changes"
+    print(f"{time.strftime('%H:%M:%S')} {kind}: {result.rows} rows, mark {result.mark}, "
+          f"{result.seconds * 1000:.0f} ms", flush=True)
+
+
+def _warn(message):
+    sys.stderr.write(message.rstrip("\n") + "\n")

@@ -1,0 +1,204 @@
+"""Keeping the area's shared megatest.db within seconds of the live database.
+
+Rows carry the change number of their last write (schema migration 002) and deletes leave
+tombstones, so one pass copies exactly the rows above the shared copy's mark. The batch and
+the new mark commit in one transaction on the shared file (rollback journal, never WAL on a
+shared disk): a kill at any instant leaves the previous consistent copy, and the next pass
+continues from its mark.
+"""
+import hashlib
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+
+from megatest import db, locks
+from megatest.schema import SYNCED_TABLES
+
+DEFAULT_INTERVAL = 5.0     # s: the longest a change waits before it reaches megatest.db
+CHECKS_PER_INTERVAL = 5    # cheap change checks per interval (one SELECT each)
+MIN_CHECK = 0.2            # s
+
+
+@dataclass
+class SyncResult:
+    rows: int = 0            # rows copied or deleted
+    full: bool = False       # the whole file was copied (first sync or schema change)
+    seconds: float = 0.0
+    mark: int = 0
+
+
+def lock_path(area, environ=None, dbdir=None):
+    return os.path.join(area.live_dir(environ, dbdir), "sync.lock")
+
+
+def schema_signature(conn, schema="main"):
+    rows = conn.execute(f"SELECT name, sql FROM {schema}.sqlite_master WHERE type='table' "
+                        "AND name NOT IN ('sync_state', 'sqlite_sequence') ORDER BY name").fetchall()
+    return hashlib.sha1(repr([tuple(r) for r in rows]).encode()).hexdigest()
+
+
+def live_id(conn):
+    row = conn.execute("SELECT val FROM metadat WHERE var='live_id'").fetchone()
+    return row[0] if row else ""
+
+
+def sync_once(live_path, shared_path):
+    """One pass: copy what changed since the shared copy's mark, or the whole file when needed."""
+    start = time.time()
+    conn = sqlite3.connect(live_path, isolation_level=None, timeout=db.BUSY_TIMEOUT_MS / 1000)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {db.BUSY_TIMEOUT_MS}")
+        result = _incremental(conn, shared_path)
+        if result is None:
+            result = _full_copy(conn, shared_path)
+    finally:
+        conn.close()
+    result.seconds = time.time() - start
+    return result
+
+
+def _shared_state(conn, shared_path):
+    """(mark, live id, schema signature) recorded in the shared copy, or None when unusable."""
+    if not os.path.exists(shared_path):
+        return None
+    try:
+        conn.execute("ATTACH DATABASE ? AS s", (shared_path,))
+    except sqlite3.Error:
+        return None
+    try:
+        row = conn.execute("SELECT mark, live_id, schema_sig FROM s.sync_state WHERE id=1").fetchone()
+    except sqlite3.Error:
+        row = None
+    if row is None:
+        conn.execute("DETACH DATABASE s")
+    return row
+
+
+def _incremental(conn, shared_path):
+    state = _shared_state(conn, shared_path)
+    if state is None:
+        return None
+    mark, shared_live_id, signature = state
+    try:
+        conn.execute("BEGIN")
+        n = conn.execute("SELECT n FROM main.change_counter").fetchone()[0]
+        if shared_live_id != live_id(conn) or signature != schema_signature(conn) or n < mark:
+            conn.execute("ROLLBACK")
+            conn.execute("DETACH DATABASE s")
+            return None
+        if n == mark:
+            conn.execute("ROLLBACK")
+            return SyncResult(mark=mark)
+        rows = _copy_changes(conn, mark)
+        conn.execute("UPDATE s.sync_state SET mark=?, synced_at=? WHERE id=1", (n, time.time()))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return SyncResult(rows=rows, mark=n)
+
+
+def _copy_changes(conn, mark):
+    rows = 0
+    for table in SYNCED_TABLES:
+        rows += conn.execute(
+            f"DELETE FROM s.{table} WHERE rowid IN (SELECT row_id FROM main.tombstones "
+            "WHERE tbl=? AND seq > ?)", (table, mark)).rowcount
+        rows += conn.execute(f"INSERT OR REPLACE INTO s.{table} SELECT * FROM main.{table} "
+                             "WHERE seq > ?", (mark,)).rowcount
+    conn.execute("INSERT OR REPLACE INTO s.change_counter SELECT * FROM main.change_counter")
+    return rows
+
+
+def _full_copy(conn, shared_path):
+    """Backup to a temp file beside the target, switch it to a rollback journal, rename."""
+    tmp = shared_path + ".sync-tmp"
+    if os.path.exists(tmp):
+        os.unlink(tmp)
+    dst = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        conn.backup(dst)
+        dst.execute("PRAGMA journal_mode = DELETE")
+        n = dst.execute("SELECT n FROM change_counter").fetchone()[0]
+        dst.execute("CREATE TABLE IF NOT EXISTS sync_state (id INTEGER PRIMARY KEY CHECK (id = 1), "
+                    "mark INTEGER, live_id TEXT, schema_sig TEXT, synced_at REAL)")
+        dst.execute("INSERT OR REPLACE INTO sync_state VALUES (1, ?, ?, ?, ?)",
+                    (n, live_id(dst), schema_signature(dst), time.time()))
+        rows = sum(dst.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in SYNCED_TABLES)
+    finally:
+        dst.close()
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, shared_path)
+    return SyncResult(rows=rows, full=True, mark=n)
+
+
+def shared_is_newer(live_path, shared_path):
+    """True when the live db must be rebuilt from megatest.db: it is missing, or behind the
+    shared copy's mark (the home host lost /tmp, or the area came back to an old home)."""
+    if not os.path.exists(shared_path):
+        return False
+    if not os.path.exists(live_path):
+        return True
+    conn = sqlite3.connect(f"file:{live_path}?mode=ro", uri=True)
+    try:
+        state = _shared_state(conn, shared_path)
+        if state is None:
+            return False
+        try:
+            n = conn.execute("SELECT n FROM main.change_counter").fetchone()[0]
+        except sqlite3.Error:
+            n = 0                     # a live db from before change numbers existed
+        return n < state[0]
+    finally:
+        conn.close()
+
+
+def run(live_path, shared_path, lock_file, interval=DEFAULT_INTERVAL, until=None, stop=None,
+        on_result=None, on_error=None):
+    """Sync whenever something changed, checking interval/5 apart, while holding the one
+    syncer lock; returns False at once when another syncer holds it."""
+    lock = locks.try_hold(lock_file)
+    if lock is None:
+        return False
+    try:
+        check = max(MIN_CHECK, interval / CHECKS_PER_INTERVAL)
+        last_error = 0.0
+        while True:
+            try:
+                result = sync_once(live_path, shared_path)
+                if on_result and (result.rows or result.full):
+                    on_result(result)
+            except sqlite3.Error as err:
+                if on_error and time.time() - last_error > interval:
+                    on_error(err)
+                    last_error = time.time()
+            if until is not None and time.time() >= until:
+                return True
+            if stop is not None:
+                if stop.wait(check):
+                    sync_once(live_path, shared_path)
+                    return True
+            else:
+                time.sleep(check)
+    finally:
+        locks.release(lock)
+
+
+def start_background(live_path, shared_path, lock_file, interval=1.0):
+    """A syncer thread for the life of a runner; it retries the lock if cron's syncer holds it.
+    Returns (thread, stop event)."""
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            if run(live_path, shared_path, lock_file, interval, stop=stop):
+                return
+            stop.wait(interval)
+
+    thread = threading.Thread(target=loop, name="mt-sync", daemon=True)
+    thread.start()
+    return thread, stop
