@@ -91,6 +91,8 @@ def _restore_from_shared(shared, live):
     src.backup(dst)
     src.close()
     dst.execute("DROP TABLE IF EXISTS sync_state")
+    from megatest import schema
+    schema.create_triggers(dst)
     dst.close()
     for suffix in ("-wal", "-shm"):
         if os.path.exists(live + suffix):

@@ -80,6 +80,12 @@ CREATE INDEX IF NOT EXISTS tombstones_seq ON tombstones (seq);
         parts.append(f"""
 ALTER TABLE {table} ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS {table}_seq ON {table} (seq);
+""" + _trigger_sql(table))
+    return "".join(parts)
+
+
+def _trigger_sql(table):
+    return f"""
 CREATE TRIGGER IF NOT EXISTS {table}_seq_ins AFTER INSERT ON {table} BEGIN
   UPDATE change_counter SET n = n + 1;
   UPDATE {table} SET seq = (SELECT n FROM change_counter) WHERE rowid = NEW.rowid;
@@ -92,8 +98,20 @@ CREATE TRIGGER IF NOT EXISTS {table}_seq_del AFTER DELETE ON {table} BEGIN
   UPDATE change_counter SET n = n + 1;
   INSERT INTO tombstones (tbl, row_id, seq) VALUES ('{table}', OLD.rowid, (SELECT n FROM change_counter));
 END;
-""")
-    return "".join(parts)
+"""
+
+
+def drop_triggers(conn):
+    """A copy (the shared megatest.db) takes change numbers from the live db, never its own."""
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
+        conn.execute(f'DROP TRIGGER "{name}"')
+
+
+def create_triggers(conn):
+    """Give a database rebuilt from a copy its change-number triggers back."""
+    for table in SYNCED_TABLES:
+        for statement in _statements(_trigger_sql(table)):
+            conn.execute(statement)
 
 
 MIGRATIONS.append(("002-change-sequence", _change_sequence_sql()))

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from megatest import db, locks
+from megatest import db, locks, schema
 from megatest.schema import SYNCED_TABLES
 
 DEFAULT_INTERVAL = 5.0     # s: the longest a change waits before it reaches megatest.db
@@ -33,8 +33,8 @@ def lock_path(area, environ=None, dbdir=None):
     return os.path.join(area.live_dir(environ, dbdir), "sync.lock")
 
 
-def schema_signature(conn, schema="main"):
-    rows = conn.execute(f"SELECT name, sql FROM {schema}.sqlite_master WHERE type='table' "
+def schema_signature(conn, db_name="main"):
+    rows = conn.execute(f"SELECT name, sql FROM {db_name}.sqlite_master WHERE type='table' "
                         "AND name NOT IN ('sync_state', 'sqlite_sequence') ORDER BY name").fetchall()
     return hashlib.sha1(repr([tuple(r) for r in rows]).encode()).hexdigest()
 
@@ -122,6 +122,7 @@ def _full_copy(conn, shared_path):
     try:
         conn.backup(dst)
         dst.execute("PRAGMA journal_mode = DELETE")
+        schema.drop_triggers(dst)
         n = dst.execute("SELECT n FROM change_counter").fetchone()[0]
         dst.execute("CREATE TABLE IF NOT EXISTS sync_state (id INTEGER PRIMARY KEY CHECK (id = 1), "
                     "mark INTEGER, live_id TEXT, schema_sig TEXT, synced_at REAL)")
