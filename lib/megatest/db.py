@@ -387,3 +387,25 @@ def update_task(conn, task_id, **fields):
 def active_runners(conn, target, runname):
     return conn.execute("SELECT * FROM tasks WHERE kind='runner' AND target=? AND runname=? "
                         "AND state IN ('new', 'claimed', 'running')", (target, runname)).fetchall()
+
+
+# ---------------------------------------------------------------- liveness
+
+def running_records(conn, running_states):
+    """Non-toplevel records in a running state, all runs (the dead-test sweep)."""
+    marks = ", ".join("?" for _ in running_states)
+    return conn.execute(
+        f"SELECT {', '.join(TEST_COLUMNS)} FROM tests t WHERE state IN ({marks}) AND NOT "
+        "(item_path = '' AND EXISTS (SELECT 1 FROM tests i WHERE i.run_id=t.run_id "
+        "AND i.testname=t.testname AND i.item_path != ''))", list(running_states)).fetchall()
+
+
+def count_running_by_group(conn, running_states):
+    """{jobgroup: running non-toplevel records}, area-wide ([jobgroups] limits)."""
+    marks = ", ".join("?" for _ in running_states)
+    rows = conn.execute(
+        f"SELECT coalesce(m.jobgroup, 'default'), count(*) FROM tests t LEFT JOIN test_meta m "
+        f"ON m.testname = t.testname WHERE t.state IN ({marks}) AND NOT (t.item_path = '' AND "
+        "EXISTS (SELECT 1 FROM tests i WHERE i.run_id=t.run_id AND i.testname=t.testname "
+        "AND i.item_path != '')) GROUP BY 1", list(running_states)).fetchall()
+    return {g: n for g, n in rows}

@@ -11,7 +11,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from megatest import db, states, triggers
+from megatest import db, finish, states, triggers
 from megatest.launch import direct
 from megatest.progress import read_pid, read_progress
 
@@ -398,12 +398,21 @@ class Runner:
         return cap
 
     def _start_batch(self, keys):
+        """Mark a batch LAUNCHED (limits re-counted in the same write transaction, so two
+        runners of one area never overshoot together), then start the wrappers."""
         from megatest import skip
         prepared = []
         with db.transaction(self.conn):
+            total = db.count_running(self.conn, states.RUNNING_STATES)
+            by_group = db.count_running_by_group(self.conn, states.RUNNING_STATES)
             for key in keys:
                 r = self.recs[key]
                 if not states.is_pending(r["state"], r["status"]):
+                    continue
+                group = self.jobgroup_of.get(key[0], "default")
+                glimit = self.settings.jobgroups.get(group)
+                if total >= self.settings.max_jobs or (glimit and by_group.get(group, 0) >= glimit):
+                    self.ready.append(key)
                     continue
                 reason = skip.check(self.plan.tests[key[0]], r, self.conn, self.run_id)
                 if reason:
@@ -416,6 +425,8 @@ class Runner:
                     continue
                 self._set(key, state="LAUNCHED", status="n/a", rundir=linkdir, shortdir=rundir,
                           host=self.host, event_time=time.time(), pid=None)
+                total += 1
+                by_group[group] = by_group.get(group, 0) + 1
                 prepared.append((key, rundir, env))
         started = []
         for key, rundir, env in prepared:
@@ -522,22 +533,9 @@ class Runner:
         status, _ = p.worst()
         key = (run.rec["testname"], run.rec["item_path"])
         with db.transaction(self.conn):
-            self._record_steps(run.rec["id"], p)
+            finish.record_steps(self.conn, run.rec["id"], p)
             if run.rec["status"] != status:
                 self._set(key, status=status, only_states=("RUNNING", "REMOTEHOSTSTART"))
-
-    def _record_steps(self, test_id, p):
-        done = {name: (rc, kind, t) for name, rc, kind, t in p.ends}
-        for name, t in p.starts:
-            db.add_step(self.conn, test_id, name, "start", "n/a", event_time=t, logfile=f"{name}.log")
-            if name in done:
-                rc, kind, t_end = done[name]
-                status = p.step_status(rc, kind)
-                comment = "" if status == "PASS" else ("log checker not found" if kind == "nochecker"
-                                                       else f"{status}: exit code {rc}")
-                log = f"{name}.html" if kind == "checker" else f"{name}.log"
-                db.add_step(self.conn, test_id, name, "end", str(rc), comment=comment, logfile=log,
-                            event_time=t_end)
 
     def _finish(self, runs):
         """Record the final state of ended wrappers (behaviour.md §11.6), in one transaction."""
@@ -560,39 +558,13 @@ class Runner:
         self.recs[key].update(row)
         p = read_progress(run.rundir) if run.rundir else None
         if p:
-            self._record_steps(row["id"], p)
-        duration = round(now - (row["event_time"] or run.started), 3)
-        final_log = _final_log(p, row)
+            finish.record_steps(self.conn, row["id"], p)
+        killed = None
         if run.kill_status:
-            survivors = _reap_group(run.pid)
-            self._set(key, state="KILLED", status="FAILED TO KILL" if survivors else "KILLED",
-                      comment=run.rec.get("comment") or "killed", run_duration=duration)
-        elif p is None or p.exit_code is None:
-            self._set(key, state="COMPLETED", status="DEAD", comment="test stopped reporting",
-                      run_duration=duration, only_states=states.RUNNING_STATES)
-        elif row["state"] in ("RUNNING", "REMOTEHOSTSTART", "LAUNCHED") or \
-                (row["state"] == "COMPLETED" and row["status"] == "DEAD"):
-            status, comment = p.worst()
-            status = self._data_status(row, status, p)
-            self._set(key, state="COMPLETED", status=status, comment=comment or row["comment"] or "",
-                      run_duration=duration, final_logf=final_log)
-        elif row["state"] == "KILLREQ":
-            self._set(key, state="KILLED", status="KILLED", comment="kill requested", run_duration=duration)
-        else:
-            self._set(key, run_duration=duration)
+            killed = "FAILED TO KILL" if _reap_group(run.pid) else "KILLED"
+        fields, only = finish.final_fields(self.conn, row, p, now, killed, run.rec.get("comment"))
+        self._set(key, only_states=only, **fields)
         return self.recs[key], old
-
-    def _data_status(self, row, status, p):
-        from megatest import testdata
-        rows = [dict(r) for r in db.data_of_test(self.conn, row["id"])]
-        if row["status"] in ("AUTO", "AUTO-WARN"):
-            computed, _, _ = testdata.rollup_status("n/a", rows)
-            if computed in ("n/a", ""):
-                return "AUTO-WARN" if p.runscript_rc == 2 else "AUTO"
-            return computed
-        if any(str(r.get("status", "")).lower() == "fail" for r in rows):
-            return states.worse_status(status, "FAIL")
-        return status
 
     def _set(self, key, only_states=None, **fields):
         """Write a record (rolling up its toplevel) and keep the mirror and watchers in step."""
@@ -615,9 +587,17 @@ class Runner:
                 "MT_TEST_RUN_DIR": rec["rundir"] or ""}
 
     def _heartbeat(self, now):
+        """Heartbeat the tests this runner watches and itself; sweep the rest of the area."""
+        from megatest import sweeper
         with db.transaction(self.conn):
-            db.heartbeat_tests(self.conn, [tid for tid, run in self.running.items() if run.child], now)
+            db.heartbeat_tests(self.conn, list(self.running), now)
             db.update_task(self.conn, self.task_id, heartbeat_at=now)
+        for row in sweeper.sweep_once(self.conn, self.host, self.settings.deadtime,
+                                      skip_ids=set(self.running)):
+            key = (row["testname"], row["item_path"])
+            if key in self.recs:
+                self.recs[key].update(dict(row))
+                self._notify(key)
 
     # ------------------------------------------------------------ the end
 
@@ -661,15 +641,6 @@ class Runner:
 
     def still_running(self):
         return list(self.running.values())
-
-
-def _final_log(p, row):
-    if p and p.ends:
-        name, _, kind, _ = p.ends[-1]
-        return f"{name}.html" if kind == "checker" else f"{name}.log"
-    if p and p.runscript_rc is not None:
-        return "runscript.log"
-    return row.get("final_logf") or ""
 
 
 def _reap_group(pgid, wait=2.0):

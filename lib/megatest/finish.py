@@ -1,0 +1,66 @@
+"""The final state of a record whose wrapper ended (behaviour.md §11.6), from its run directory.
+
+Used by whichever process notices the end: the runner that started the test, a runner that
+adopted it, or the server's sweep when no runner is alive.
+"""
+from megatest import db, states
+
+
+def record_steps(conn, test_id, p):
+    """Step rows (start, end) from the wrapper's .mt/steps; idempotent."""
+    done = {name: (rc, kind, t) for name, rc, kind, t in p.ends}
+    for name, t in p.starts:
+        db.add_step(conn, test_id, name, "start", "n/a", event_time=t, logfile=f"{name}.log")
+        if name in done:
+            rc, kind, t_end = done[name]
+            status = p.step_status(rc, kind)
+            comment = "" if status == "PASS" else ("log checker not found" if kind == "nochecker"
+                                                   else f"{status}: exit code {rc}")
+            log = f"{name}.html" if kind == "checker" else f"{name}.log"
+            db.add_step(conn, test_id, name, "end", str(rc), comment=comment, logfile=log,
+                        event_time=t_end)
+
+
+def final_fields(conn, row, p, now, killed_status=None, kill_comment=""):
+    """(fields to set, only_states) for a record whose wrapper is gone; p is its Progress or
+    None. None when the record keeps what the test itself set."""
+    duration = round(now - (row["event_time"] or now), 3)
+    if killed_status:
+        return dict(state="KILLED", status=killed_status, comment=kill_comment or "killed",
+                    run_duration=duration), None
+    if p is None or p.exit_code is None:
+        return dict(state="COMPLETED", status="DEAD", comment="test stopped reporting",
+                    run_duration=duration), states.RUNNING_STATES
+    if row["state"] in ("RUNNING", "REMOTEHOSTSTART", "LAUNCHED") or \
+            (row["state"] == "COMPLETED" and row["status"] == "DEAD"):
+        status, comment = p.worst()
+        status = data_status(conn, row, status, p)
+        return dict(state="COMPLETED", status=status, comment=comment or row["comment"] or "",
+                    run_duration=duration, final_logf=final_log(p, row)), None
+    if row["state"] == "KILLREQ":
+        return dict(state="KILLED", status="KILLED", comment="kill requested",
+                    run_duration=duration), None
+    return dict(run_duration=duration), None
+
+
+def data_status(conn, row, status, p):
+    """AUTO resolved from test data; failed data makes the status at least FAIL."""
+    from megatest import testdata
+    rows = [dict(r) for r in db.data_of_test(conn, row["id"])]
+    if row["status"] in ("AUTO", "AUTO-WARN"):
+        computed, _, _ = testdata.rollup_status("n/a", rows)
+        if computed in ("n/a", ""):
+            return "AUTO-WARN" if p.runscript_rc == 2 else "AUTO"
+        return computed
+    if any(str(r.get("status", "")).lower() == "fail" for r in rows):
+        return states.worse_status(status, "FAIL")
+    return status
+
+
+def final_log(p, row):
+    if p and p.ends:
+        name, _, kind, _ = p.ends[-1]
+        return f"{name}.html" if kind == "checker" else f"{name}.log"
+    if p and p.runscript_rc is not None:
+        return "runscript.log"
+    return row.get("final_logf") or ""
