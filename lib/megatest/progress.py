@@ -19,7 +19,9 @@ class Progress:
         return exit_to_status(rc, "checker" if kind == "checker" else "ezstep")
 
     def worst(self):
-        """(status, comment) over what ran so far."""
+        """(status, comment) over what ran so far; n/a before anything ended."""
+        if self.runscript_rc is None and not self.ends:
+            return ("PASS" if self.exit_code == 0 else "n/a"), ""
         status, comment = "PASS", ""
         if self.runscript_rc is not None:
             status = exit_to_status(self.runscript_rc, "runscript")

@@ -402,6 +402,8 @@ class Runner:
         runners of one area never overshoot together), then start the wrappers."""
         from megatest import skip
         prepared = []
+        load = round(os.getloadavg()[0], 2)
+        uname = " ".join(os.uname())
         with db.transaction(self.conn):
             total = db.count_running(self.conn, states.RUNNING_STATES)
             by_group = db.count_running_by_group(self.conn, states.RUNNING_STATES)
@@ -424,7 +426,8 @@ class Runner:
                     self._set(key, state="COMPLETED", status="ABORT", comment=f"launch failed: {err}")
                     continue
                 self._set(key, state="LAUNCHED", status="n/a", rundir=linkdir, shortdir=rundir,
-                          host=self.host, event_time=time.time(), pid=None)
+                          host=self.host, event_time=time.time(), pid=None, cpuload=load,
+                          uname=uname, diskfree=_free_kib(rundir))
                 total += 1
                 by_group[group] = by_group.get(group, 0) + 1
                 prepared.append((key, rundir, env))
@@ -641,6 +644,11 @@ class Runner:
 
     def still_running(self):
         return list(self.running.values())
+
+
+def _free_kib(path):
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize // 1024
 
 
 def _reap_group(pgid, wait=2.0):

@@ -62,7 +62,10 @@ def make_plan(area, target, runname, testpatt=None, environ=None, warn=None):
     match = patterns.compile_testpatt(plan.testpatt)
     selected = {n for n in plan.all_tests if _test_selected(plan.testpatt, n)}
     plan.tests = {n: plan.all_tests[n] for n in sorted(selected)}
-    waiton.check_no_cycle({n: deps[n] for n in selected})
+    if not selected:
+        raise MtError(f"--testpatt {user_patt!r} selects no test of this area",
+                      hint="mt-list tests   (the tests this area defines)")
+    waiton.check_no_cycle({n: deps[n] for n in sorted(selected)})
     for t in plan.tests.values():
         if not t.deferred:
             expand(t, plan, match)        # bad item values are found before anything is written

@@ -198,7 +198,7 @@ def _print_run(sel):
     print(f"{run['target']}/{run['runname']}  {run['state']}  {run['rollup_status']}  "
           f"(run-id {run['id']}, {len(tests)} records)")
     for name, t in zip(names, tests):
-        line = f"  {name:<{width}}  {t['state']:<11} {t['status']:<10} {t['run_duration'] or 0:7.1f}s"
+        line = f"  {name:<{width}}  {t['state']:<11} {t['status']:<14} {t['run_duration'] or 0:7.1f}s"
         print((line + ("  " + t["comment"] if t["comment"] else "")).rstrip())
 
 
@@ -243,6 +243,8 @@ def _print_json(value):
 
 def _targets(area, as_json):
     from megatest.config import list_targets
+    from megatest import settings as settings_mod
+    settings_mod.read_keys(area, warn=_warn)      # a broken megatest.config is an error here too
     targets = []
     if os.path.isfile(area.runconfig_path):
         targets = list_targets(area.runconfig_path, toppath=area.toppath, warn=_warn)
