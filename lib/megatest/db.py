@@ -375,7 +375,7 @@ def add_task(conn, kind, **fields):
     fields.setdefault("created", time.time())
     cols = ", ".join(fields)
     cur = conn.execute(f"INSERT INTO tasks (kind, {cols}) VALUES (?, {', '.join('?' for _ in fields)})",
-                       ("kind" and kind, *fields.values()))
+                       (kind, *fields.values()))
     return cur.lastrowid
 
 
@@ -409,3 +409,33 @@ def count_running_by_group(conn, running_states):
         "EXISTS (SELECT 1 FROM tests i WHERE i.run_id=t.run_id AND i.testname=t.testname "
         "AND i.item_path != '')) GROUP BY 1", list(running_states)).fetchall()
     return {g: n for g, n in rows}
+
+
+# ---------------------------------------------------------------- queued actions
+
+def new_actions(conn):
+    return conn.execute("SELECT * FROM tasks WHERE kind='action' AND state='new' ORDER BY id").fetchall()
+
+
+def claim_task(conn, task_id, host, pid):
+    """Atomically claim a new task (compare-and-set on state); True when this caller won."""
+    with transaction(conn):
+        return conn.execute("UPDATE tasks SET state='claimed', claimed_at=?, host=?, pid=? "
+                            "WHERE id=? AND state='new'", (time.time(), host, pid, task_id)).rowcount == 1
+
+
+def get_task(conn, task_id):
+    return conn.execute("SELECT * FROM tasks WHERE id=?", (task_id,)).fetchone()
+
+
+# ---------------------------------------------------------------- removal
+
+def delete_test_rows(conn, test_id):
+    """Hard-delete a removed record's steps and data (their tombstones reach megatest.db)."""
+    conn.execute("DELETE FROM test_steps WHERE test_id=?", (test_id,))
+    conn.execute("DELETE FROM test_data WHERE test_id=?", (test_id,))
+
+
+def has_items(conn, run_id, testname):
+    return conn.execute("SELECT 1 FROM tests WHERE run_id=? AND testname=? AND item_path != '' "
+                        "AND state != 'DELETED' LIMIT 1", (run_id, testname)).fetchone() is not None

@@ -99,7 +99,7 @@ class Runner:
                     names.extend((name, path) for path, _ in self._expansion(t))
             db.register_tests(conn, self.run_id, names)
             db.set_run(conn, self.run_id, state="running")
-            for row in db.tests_of_run(conn, self.run_id):
+            for row in db.tests_of_run(conn, self.run_id, include_deleted=True):
                 self._load(dict(row))
             self._apply_resets()
         self.dirty = set(self.selected)

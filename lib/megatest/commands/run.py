@@ -40,11 +40,10 @@ def main(argv):
     from megatest.area import find_area
     from megatest import runplan
     area = find_area(args["--area"])
-    if args["--queue"]:
-        raise MtError("--queue needs the area server (mt-serve), which this version does not have yet",
-                      hint="run mt-run here without --queue")
     warn = _stderr_line
     plan = runplan.make_plan(area, args["--target"], args["--runname"], args["--testpatt"], warn=warn)
+    if args["--queue"]:
+        return _queue(area, plan, args)
     for message in plan.messages:
         warn(message)
     if args["--dry-run"]:
@@ -82,6 +81,25 @@ def main(argv):
     code = runner.exit_code()
     _summary(runner, plan, show, interrupted)
     return 130 if interrupted else code
+
+
+def _queue(area, plan, args):
+    """Queue a "start run" action; the area server runs it on the home host."""
+    from megatest import actions, db, homehost
+    params = {"rerun": args["--rerun"] or "", "rerun_all": args["--rerun-all"],
+              "rerun_clean": args["--rerun-clean"]}
+    home = homehost.home_host(plan.settings.area, plan.settings, claim=True)
+    if homehost.is_home(home):
+        conn = db.open_area_db(area, dbdir=plan.settings.dbdir)
+        task_id = actions.queue(conn, "run", plan.target, plan.runname, plan.user_testpatt, params)
+    else:
+        from megatest import rpc_client
+        task_id = rpc_client.call(area, "queue", {"action": "run", "target": plan.target,
+                                                  "runname": plan.runname,
+                                                  "testpatt": plan.user_testpatt, "params": params})
+    print(f"mt-run: queued run {plan.target}/{plan.runname} as task {task_id}; the area server "
+          f"(mt-serve) starts it on {home or 'the home host'}")
+    return 0
 
 
 def _start_syncer(area, settings):
