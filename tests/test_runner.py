@@ -24,6 +24,13 @@ def results(area):
     return {(t + "/" + i if i else t): (s, st, c) for t, i, s, st, c in rows}
 
 
+def _read(path):
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
 def run(area, env, *args, target="a/b", runname="r"):
     return mt("run", "--area", area, "--target", target, "--runname", runname, "--quiet", *args, env=env)
 
@@ -313,7 +320,7 @@ def test_killed_runner_resumes_without_running_twice(make_area, mt_env, tmp_path
 
 
 def test_dead_test_is_detected(make_area, mt_env):
-    area = make_area({"d": "[ezsteps]\ns1 kill -9 $(cat .mt/pid); sleep 5\n",
+    area = make_area({"d": "[ezsteps]\ns1 kill -9 $(sed -n 's/^pid //p' .mt/steps); sleep 5\n",
                       "after": "[requirements]\nwaiton d\n[ezsteps]\ns1 true\n"})
     out = run(area, mt_env)
     assert out.returncode == 1
@@ -429,7 +436,7 @@ def test_interrupt_stops_launching_and_resume_finishes(make_area, mt_env):
     cmd = [str(BIN / "mt-run"), "--area", str(area), "--target", "a/b", "--runname", "r", "--quiet"]
     p = subprocess.Popen(cmd, env=mt_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 10
-    while time.time() < deadline and not (area / "disk0/a/b/r/slow/.mt/pid").exists():
+    while time.time() < deadline and "pid " not in _read(area / "disk0/a/b/r/slow/.mt/steps"):
         time.sleep(0.05)
     time.sleep(0.2)
     p.send_signal(signal.SIGINT)

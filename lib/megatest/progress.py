@@ -2,7 +2,7 @@
 import os
 from dataclasses import dataclass, field
 
-from megatest.launch.direct import EXIT_FILE, STEPS_FILE, PID_FILE
+from megatest.launch.direct import STEPS_FILE
 from megatest.states import exit_to_status, worse_status
 
 
@@ -12,6 +12,7 @@ class Progress:
     ends: list = field(default_factory=list)        # [(name, rc, kind, time)]
     runscript_rc: int = None
     exit_code: int = None                           # None: the wrapper has not finished
+    pid: int = None
 
     def step_status(self, rc, kind):
         if kind == "nochecker":
@@ -36,20 +37,6 @@ class Progress:
         return status, comment
 
 
-def read_int(path):
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError:
-        return None
-    if not text.endswith("\n"):
-        return None                       # being written: not complete yet
-    try:
-        return int(text.strip())
-    except ValueError:
-        return None
-
-
 def read_progress(rundir):
     p = Progress()
     try:
@@ -66,11 +53,10 @@ def read_progress(rundir):
                 p.ends.append((parts[1], int(parts[2]), parts[3], float(parts[4])))
             elif parts[0] == "runscript":
                 p.runscript_rc = int(parts[1])
+            elif parts[0] == "exit":
+                p.exit_code = int(parts[1])
+            elif parts[0] == "pid":
+                p.pid = int(parts[1])
         except (IndexError, ValueError):
             continue
-    p.exit_code = read_int(os.path.join(rundir, EXIT_FILE))
     return p
-
-
-def read_pid(rundir):
-    return read_int(os.path.join(rundir, PID_FILE))

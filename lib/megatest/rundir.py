@@ -88,9 +88,10 @@ def clean_dir(path):
         shutil.rmtree(path)
 
 
-def copy_test(src, dst, copycmd="", log=None):
+def copy_test(src, dst, copycmd="", log=None, made=False):
     """Copy the test's source directory into its run directory (modes and symlinks kept)."""
-    os.makedirs(dst, exist_ok=True)
+    if not made:
+        os.makedirs(dst, exist_ok=True)
     if copycmd:
         cmd = copycmd.replace("TEST_SRC_PATH", shlex.quote(src)).replace("TEST_TARG_PATH", shlex.quote(dst))
         subprocess.run(cmd, shell=True, stdout=log, stderr=subprocess.STDOUT, check=False)
@@ -107,18 +108,28 @@ def copy_test(src, dst, copycmd="", log=None):
             shutil.copy2(s, d)
 
 
-def _sh_quote(value):
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("`", "\\`") + '"'
+_QUOTE = str.maketrans({"\\": "\\\\", '"': '\\"', "$": "\\$", "`": "\\`"})
 
 
-def write_env_files(rundir, env, blacklist):
-    """megatest.sh / megatest.csh: the test's whole environment, blacklisted names commented out."""
-    sh, csh = [], []
-    for key in sorted(env):
-        value = env[key]
+def _env_line(key, value, blacklist, cache):
+    """(sh line, csh line) for one variable; most values repeat across tests, so cached."""
+    line = cache.get((key, value))
+    if line is None:
+        quoted = '"' + value.translate(_QUOTE) + '"'
         hide = "# " if key in blacklist or ":" in key or not key.replace("_", "a").isalnum() else ""
-        sh.append(f"{hide}export {key}={_sh_quote(value)}")
-        csh.append(f"{hide}setenv {key} {_sh_quote(value)}")
+        line = (f"{hide}export {key}={quoted}", f"{hide}setenv {key} {quoted}")
+        if len(cache) < 100000:
+            cache[(key, value)] = line
+    return line
+
+
+def write_env_files(rundir, env, blacklist, cache=None):
+    """megatest.sh / megatest.csh: the test's whole environment, blacklisted names commented out.
+    cache (a dict the caller keeps for one blacklist) saves re-quoting values seen before."""
+    cache = {} if cache is None else cache
+    lines = [_env_line(key, env[key], blacklist, cache) for key in sorted(env)]
+    sh = [a for a, _ in lines]
+    csh = [b for _, b in lines]
     with open(os.path.join(rundir, "megatest.sh"), "w") as f:
         f.write("\n".join(sh) + "\n")
     with open(os.path.join(rundir, "megatest.csh"), "w") as f:

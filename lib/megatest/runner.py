@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from megatest import db, finish, states, triggers
 from megatest.launch import direct
-from megatest.progress import read_pid, read_progress
+from megatest.progress import read_progress
 
 POLL_INTERVAL = 0.5        # s: adopted tests, kill requests, limits, step progress
 HEARTBEAT_INTERVAL = 10.0  # s: heartbeat_at of the runner's running tests and its task row
@@ -421,7 +421,7 @@ class Runner:
                     self._set(key, state="COMPLETED", status="SKIP", comment=reason)
                     continue
                 try:
-                    rundir, linkdir, env = self._prepare(key)
+                    rundir, linkdir, env, script = self._prepare(key)
                 except OSError as err:
                     self._set(key, state="COMPLETED", status="ABORT", comment=f"launch failed: {err}")
                     continue
@@ -430,11 +430,11 @@ class Runner:
                           uname=uname, diskfree=_free_kib(rundir))
                 total += 1
                 by_group[group] = by_group.get(group, 0) + 1
-                prepared.append((key, rundir, env))
+                prepared.append((key, rundir, env, script))
         started = []
-        for key, rundir, env in prepared:
+        for key, rundir, env, script in prepared:
             try:
-                pid = direct.start(rundir, env)
+                pid = direct.start(rundir, script, env)
             except OSError as err:
                 started.append((key, None, rundir, str(err)))
                 continue
@@ -482,7 +482,7 @@ class Runner:
             if r["host"] and r["host"] != self.host:
                 continue       # on another host: its executor reports; the sweeper judges it
             rundir = r["shortdir"]
-            pid = r["pid"] or (read_pid(rundir) if rundir else None) or \
+            pid = r["pid"] or (read_progress(rundir).pid if rundir else None) or \
                 (direct.find_wrapper(rundir) if rundir else None)
             run = Running(r, pid or 0, rundir, r["event_time"] or now, child=False)
             if rundir and (read_progress(rundir).exit_code is not None or direct.is_wrapper_alive(pid, rundir)):

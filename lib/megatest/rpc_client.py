@@ -1,0 +1,299 @@
+"""The client side of mt-serve: a call over HTTP with bounded back-off, and the journal that keeps
+what could not be sent so that nothing is lost.
+
+Standard library only, and cheap to import: `json` and `http.client` load on the first call,
+so `mt-test` on the home host (which only looks for a journal) never pays for them.
+
+A call that cannot reach the server within its patience is appended, one JSON line, to
+`<rundir>/.mt/journal` (fsynced). The journal is replayed in order by the test's next call, by
+the runner when the test ends, or by mt-serve when it starts; whatever is still undelivered is
+written back by temp-file-and-rename, under `<rundir>/.mt/journal.lock`, so two replayers never
+deliver the same line twice at once and a crash never leaves half a journal. Every call is
+idempotent (set, upsert), so a line delivered twice after a crash does no harm.
+"""
+import os
+import time
+
+from megatest.errors import MtError
+
+SERVER_FILE = "server.json"
+TOKEN_FILE = "token"
+TOKEN_HEADER = "X-Megatest-Token"
+HOST_HEADER = "X-Megatest-Host"
+API_PATH = "/api"
+FIRST_RETRY_DELAY = 0.1     # s before the second attempt; doubled after each failure
+MAX_RETRY_DELAY = 5.0       # s, the back-off's ceiling
+PATIENCE = 60.0             # s of retrying before a call goes to the journal
+PATIENCE_ENV = "MT_RPC_PATIENCE"   # overrides PATIENCE (seconds), for tests and impatient users
+REQUEST_TIMEOUT = 30.0      # s for one request, connect included
+JOURNAL = os.path.join(".mt", "journal")
+JOURNAL_LOCK = JOURNAL + ".lock"
+RETRY_STATUSES = (502, 503, 504)   # the server is going down, or busy beyond its timeout
+
+
+class Unreachable(Exception):
+    """The server could not be reached, or answered "try again": the call may be retried."""
+
+
+def server_file(toppath):
+    return os.path.join(toppath, ".mt", SERVER_FILE)
+
+
+def token_file(toppath):
+    return os.path.join(toppath, ".mt", TOKEN_FILE)
+
+
+def read_server(toppath):
+    """The published server.json of an area as a dict, or None when there is none (or half)."""
+    import json
+    try:
+        with open(server_file(toppath)) as f:
+            info = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and info.get("port") else None
+
+
+def read_token(toppath):
+    """The area's token; Unreachable when missing (no server ever started), MtError when unreadable."""
+    path = token_file(toppath)
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        raise Unreachable(f"no token at {path}: mt-serve has not run for this area") from None
+    except OSError as err:
+        raise MtError(f"cannot read the area token: {err.strerror}", path=path,
+                      hint="the token is readable by its owner (and [server] group)") from None
+
+
+def patience_from_env(environ=None):
+    environ = os.environ if environ is None else environ
+    text = environ.get(PATIENCE_ENV)
+    try:
+        return float(text) if text else PATIENCE
+    except ValueError:
+        return PATIENCE
+
+
+class Client:
+    """Calls to one area's mt-serve over one kept-alive connection, re-found after a restart."""
+
+    def __init__(self, toppath, patience=None, timeout=REQUEST_TIMEOUT):
+        self.toppath = toppath
+        self.patience = patience_from_env() if patience is None else patience
+        self.timeout = timeout
+        self.calls = 0
+        self._conn = None
+        self._where = None
+        self._token = None
+
+    def call(self, cmd, params, patience=None):
+        """The call's result; retried with bounded exponential back-off, then Unreachable."""
+        patience = self.patience if patience is None else patience
+        deadline = time.monotonic() + patience
+        delay = FIRST_RETRY_DELAY
+        while True:
+            try:
+                return self.call_once(cmd, params)
+            except Unreachable:
+                self.close()
+                if time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_DELAY)
+
+    def call_once(self, cmd, params):
+        """One attempt: the result, MtError for a refusal, Unreachable for "try again"."""
+        import http.client
+        import json
+        body = json.dumps({"cmd": cmd, "params": params}).encode()
+        try:
+            conn = self._connection()
+            conn.request("POST", API_PATH, body, self._headers())
+            reply = conn.getresponse()
+            status, data = reply.status, reply.read()
+        except (OSError, http.client.HTTPException) as err:
+            raise Unreachable(f"{self.where()}: {err or type(err).__name__}") from None
+        self.calls += 1
+        return self._result(status, data, cmd)
+
+    def where(self):
+        return "%s:%s" % self._where if self._where else "mt-serve"
+
+    def close(self):
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+
+    def _connection(self):
+        if self._conn is None:
+            import http.client
+            info = read_server(self.toppath)
+            if info is None:
+                raise Unreachable(f"no {server_file(self.toppath)}: mt-serve is not running")
+            self._where = (server_address(info), int(info["port"]))
+            self._token = read_token(self.toppath)
+            self._conn = http.client.HTTPConnection(*self._where, timeout=self.timeout)
+        return self._conn
+
+    def _headers(self):
+        return {"Content-Type": "application/json", TOKEN_HEADER: self._token,
+                HOST_HEADER: os.uname().nodename}
+
+    def _result(self, status, data, cmd):
+        import json
+        try:
+            reply = json.loads(data)
+        except ValueError:
+            reply = {"error": data[:200].decode(errors="replace")}
+        if status == 200 and reply.get("ok"):
+            return reply.get("result")
+        if status in RETRY_STATUSES:
+            raise Unreachable(f"{self.where()}: {status} {reply.get('error', '')}")
+        if status == 401:
+            self._token = None
+            self.close()       # the token may have been replaced: read it again next time
+        raise MtError(f"mt-serve at {self.where()} refused {cmd!r}: {reply.get('error', status)}",
+                      path=reply.get("path"), hint=reply.get("hint"))
+
+
+def server_address(info):
+    """Where to connect: the bound address, or the host name when it bound every interface."""
+    address = info.get("address") or ""
+    return info.get("host") if address in ("", "0.0.0.0", "::") else address
+
+
+def call(area, cmd, params, patience=None):
+    """One call to an area's server (AREA: an Area or its top path), for commands run once
+    (mt-run --queue): the result, or MtError when the server cannot be reached."""
+    toppath = getattr(area, "toppath", area)
+    client = Client(toppath, patience)
+    try:
+        return client.call(cmd, params)
+    except Unreachable as err:
+        raise MtError(f"cannot reach the area server: {err}",
+                      hint=f"on the home host: mt-serve --ensure --area {toppath}") from None
+    finally:
+        client.close()
+
+
+# ---------------------------------------------------------------- the journal
+
+def journal_path(rundir):
+    return os.path.join(rundir, JOURNAL)
+
+
+class Replay:
+    """What a replay did: calls delivered, calls still kept, messages of refused calls."""
+
+    def __init__(self):
+        self.delivered, self.remaining, self.errors = 0, 0, []
+
+
+def send_or_journal(rundir, cmd, params, deliver, replay_patience=0.0):
+    """Deliver one call, after any journal of earlier ones; keep it in the journal when that
+    fails. Returns (outcome or None when journaled, Replay of the earlier calls or None).
+
+    DELIVER(cmd, params, patience) raises Unreachable on failure. With a journal present the
+    server was down recently: the earlier calls get REPLAY_PATIENCE (one quick attempt by
+    default) rather than stalling the test again for the whole back-off."""
+    from megatest import locks
+    replay = None
+    if os.path.exists(journal_path(rundir)):
+        with locks.held(_lock_path(rundir)):
+            replay = _replay_locked(rundir, lambda c, p: deliver(c, p, replay_patience))
+            if replay.remaining:
+                _append_locked(rundir, cmd, params)
+                return None, replay
+    try:
+        return deliver(cmd, params, None), replay
+    except Unreachable:
+        append_journal(rundir, cmd, params)
+        return None, replay
+
+
+def append_journal(rundir, cmd, params):
+    """Keep one undelivered call at the end of RUNDIR's journal (written, then fsynced)."""
+    from megatest import locks
+    with locks.held(_lock_path(rundir)):
+        _append_locked(rundir, cmd, params)
+
+
+def replay_journal(rundir, deliver):
+    """Deliver RUNDIR's journal in order with DELIVER(cmd, params); stop at the first
+    Unreachable and keep the rest. A call the server refuses (MtError) is dropped with its
+    message in the result's errors: sending it again would only be refused again."""
+    from megatest import locks
+    if not os.path.exists(journal_path(rundir)):
+        return Replay()
+    with locks.held(_lock_path(rundir)):
+        return _replay_locked(rundir, deliver)
+
+
+def _lock_path(rundir):
+    os.makedirs(os.path.join(rundir, ".mt"), exist_ok=True)
+    return os.path.join(rundir, JOURNAL_LOCK)
+
+
+def _append_locked(rundir, cmd, params):
+    import json
+    line = (json.dumps({"cmd": cmd, "params": params, "at": time.time()}) + "\n").encode()
+    fd = os.open(journal_path(rundir), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line           # end a line torn by a crash, so this one stays whole
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _replay_locked(rundir, deliver):
+    import json
+    result = Replay()
+    try:
+        with open(journal_path(rundir)) as f:
+            lines = f.readlines()
+    except FileNotFoundError:
+        return result
+    done = 0
+    try:
+        for line in lines:
+            try:
+                entry = json.loads(line)
+                cmd, params = entry["cmd"], entry["params"]
+            except (ValueError, KeyError, TypeError):
+                done += 1                  # a line torn by a crash mid-append: nothing to send
+                continue
+            try:
+                deliver(cmd, params)
+                result.delivered += 1
+            except Unreachable:
+                break
+            except MtError as err:
+                result.errors.append(f"{cmd}: {err}")
+            done += 1
+    finally:
+        result.remaining = len(lines) - done
+        if done:
+            _rewrite(rundir, lines[done:])
+    return result
+
+
+def _rewrite(rundir, lines):
+    """Replace the journal by LINES (temp file, fsync, rename); none left: remove it."""
+    path = journal_path(rundir)
+    if not lines:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        return
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as out:
+        out.writelines(lines)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,220 @@
+"""What a running test records about itself (state, steps, data, final log), as plain calls.
+
+One call is `(cmd, params)` with JSON-friendly params, and `execute(conn, cmd, params)` runs it
+against a live database connection. `mt-test` on the home host calls `execute` directly;
+`mt-serve` calls the same function for tests on other hosts; a journal of undelivered calls
+replays through it. So every route runs the same code.
+
+A call names its record with `params["test"]`: {"id", "target", "runname", "testname",
+"item_path"}. The id is used when given (no lookup: hot path); the names find the record
+otherwise, check the id, and make messages readable.
+
+Standard library only: `mt-test` imports this on every call.
+"""
+import os
+
+from megatest import db, states
+from megatest.errors import MtError
+
+# A record being killed or removed keeps that state: a script's late write must not undo a
+# kill request (the executor would then keep the script's verdict) nor revive a removed test.
+PROTECTED_STATES = frozenset((states.KILLREQ, states.KILLED, states.CLEANING, states.REMOVING,
+                              states.ARCHIVE_REMOVING, states.DELETED))
+TEST_REF_FIELDS = ("id", "target", "runname", "testname", "item_path")
+
+
+def test_ref(ident):
+    """The `test` parameter of a call, from a testenv.TestIdentity."""
+    return {"id": ident.test_id, "target": ident.target, "runname": ident.runname,
+            "testname": ident.testname, "item_path": ident.item_path}
+
+
+def label(test):
+    return "/".join(test.get(k) or "" for k in ("target", "runname", "testname", "item_path")
+                    if test.get(k))
+
+
+def open_live(ident, environ=None):
+    """(connection, path) of the live database a test started on this host writes to."""
+    if ident.test_id and ident.db_path:
+        return db.open_test_db(ident.db_path), ident.db_path
+    from megatest.area import Area
+    path = Area(ident.toppath).live_db_path(environ)
+    return db.open_test_db(path), path
+
+
+# ---------------------------------------------------------------- the one entry point
+
+def execute(conn, cmd, params, where=""):
+    """Run one call; returns its outcome, a JSON-friendly dict with at least "code".
+
+    WHERE (the database path) only makes messages better. MtError for a record that is gone,
+    KeyError/TypeError/ValueError for malformed params (the server answers those with 400)."""
+    op = OPERATIONS.get(cmd)
+    if op is None:
+        raise ValueError(f"unknown call {cmd!r}")
+    test = params["test"]
+    test_id = resolve(conn, test, where)
+    return op(conn, test_id, test, params, where)
+
+
+def resolve(conn, test, where=""):
+    """The record id of a call's `test` parameter (MtError when there is none)."""
+    if test.get("id"):
+        return int(test["id"])
+    run = db.find_run(conn, test["target"], test["runname"])
+    if run is None:
+        raise MtError(f"run {test['target']}/{test['runname']} is not in the database",
+                      path=where or None)
+    row = db.find_test(conn, run["id"], test["testname"], test.get("item_path") or "")
+    if row is None:
+        raise MtError(f"test {test['testname']} (itempath {test.get('item_path') or ''!r}) is not "
+                      f"registered in run {test['target']}/{test['runname']}", path=where or None)
+    return row["id"]
+
+
+def _row(conn, test_id, test, where):
+    """The current row (call inside the transaction); MtError when it is gone or not this test."""
+    row = db.get_test(conn, test_id)
+    if row is None:
+        raise MtError(f"test id {test_id} ({label(test)}) is not in the database",
+                      path=where or None, hint="the run may have been removed; mt-list runs")
+    named = test.get("testname")
+    if named and (row["testname"], row["item_path"]) != (named, test.get("item_path") or ""):
+        raise MtError(f"test id {test_id} is {row['testname']}/{row['item_path']}, "
+                      f"not {label(test)}", path=where or None,
+                      hint="the live database was rebuilt or replaced since this test started")
+    return row
+
+
+def _changed(old, new):
+    """The outcome of a state change: what a caller needs to fire the record's triggers."""
+    fire = (old["state"], old["status"]) != (new["state"], new["status"])
+    return {"code": 0, "id": new["id"], "state": new["state"], "status": new["status"],
+            "rundir": new["rundir"] or "", "fire": fire}
+
+
+# ---------------------------------------------------------------- the operations
+
+def set_status(conn, test_id, test, params, where=""):
+    """Set exactly STATE/STATUS (numeric -> PASS/FAIL, AUTO -> from the data)."""
+    state, status = params["state"], states.normalize_status(params["status"])
+    _check_text(state, status)
+    with db.transaction(conn):
+        old = _row(conn, test_id, test, where)
+        if old["state"] in PROTECTED_STATES:
+            return {"code": 1, "refused": old["state"], "state": state, "status": status}
+        fields = {}
+        if status == states.AUTO:
+            status, passes, fails = _data_rollup(conn, test_id, status)
+            fields.update(pass_count=passes, fail_count=fails)
+        new = db.set_test_state(conn, test_id, state, status, params.get("comment"), **fields)
+    return _changed(old, new)
+
+
+def record_step(conn, test_id, test, params, where=""):
+    """Add or replace the step row; ROWS (a log checker's data, parsed by the caller) go with it."""
+    name, logfile = params["name"], params.get("logfile") or ""
+    _check_text(name, params["state"], logfile)
+    rows = _rows(params.get("rows"))
+    with db.transaction(conn):
+        _row(conn, test_id, test, where)
+        db.add_step(conn, test_id, name, params["state"], params.get("status") or states.NA,
+                    params.get("comment") or "", logfile)
+        if logfile:
+            db.update_test(conn, test_id, final_logf=logfile)
+        upsert_and_count(conn, test_id, rows)
+    return {"code": 0}
+
+
+def store_data(conn, test_id, test, params, where=""):
+    """Upsert normalized data rows and update the counts (the status waits, §11.7)."""
+    rows = _rows(params["rows"])
+    with db.transaction(conn):
+        _row(conn, test_id, test, where)
+        upsert_and_count(conn, test_id, rows)
+    return {"code": 0, "rows": len(rows)}
+
+
+def set_log(conn, test_id, test, params, where=""):
+    path = params["path"]
+    _check_text(path)
+    with db.transaction(conn):
+        _row(conn, test_id, test, where)
+        fields = {"final_logf": path}
+        if params.get("comment") is not None:
+            fields["comment"] = params["comment"]
+        db.update_test(conn, test_id, **fields)
+    return {"code": 0}
+
+
+def show(conn, test_id, test, params, where=""):
+    row = _row(conn, test_id, test, where)
+    return {"code": 0, "id": row["id"], "state": row["state"], "status": row["status"],
+            "rundir": row["rundir"] or ""}
+
+
+def heartbeat(conn, test_id, test, params, where=""):
+    """A wrapper on another host says its test is alive (the dead-test sweep reads this)."""
+    with db.transaction(conn):
+        db.heartbeat_tests(conn, [test_id])
+    return {"code": 0}
+
+
+OPERATIONS = {"status": set_status, "step": record_step, "data": store_data, "setlog": set_log,
+              "show": show, "heartbeat": heartbeat}
+
+
+def upsert_and_count(conn, test_id, rows):
+    if not rows:
+        return
+    db.upsert_data(conn, test_id, rows)
+    _, passes, fails = _data_rollup(conn, test_id, None)
+    db.update_test(conn, test_id, pass_count=passes, fail_count=fails)
+
+
+def _data_rollup(conn, test_id, current_status):
+    """(status, pass_count, fail_count) from the record's data rows (in the caller's transaction)."""
+    from megatest import testdata
+    rows = [dict(r) for r in db.data_of_test(conn, test_id)]
+    return testdata.rollup_status(current_status, rows)
+
+
+def _check_text(*values):
+    for value in values:
+        if not isinstance(value, str):
+            raise TypeError(f"expected text, got {type(value).__name__}")
+
+
+def _rows(rows):
+    """Data rows as given, checked to be {column: text} (they may come over the network)."""
+    if not rows:
+        return []
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise TypeError("rows must be a list of objects")
+    for row in rows:
+        _check_text(*(row.get(c, "") for c in db.DATA_COLUMNS))
+    return rows
+
+
+# ---------------------------------------------------------------- journals, delivered here
+
+def deliver_journal(conn, rundir, environ=None):
+    """Apply the undelivered calls kept in RUNDIR's journal to CONN, in order, firing the
+    triggers they cause; returns the number applied. The runner calls this when a test on
+    another host ends, and mt-serve for running tests when it starts and every sweep."""
+    from megatest import rpc_client, triggers
+    if not os.path.exists(rpc_client.journal_path(rundir)):
+        return 0
+
+    def deliver(cmd, params):
+        try:
+            outcome = execute(conn, cmd, params)
+        except (KeyError, TypeError, ValueError) as err:
+            raise MtError(f"malformed journal entry: {err!r}") from None
+        if outcome.get("fire"):
+            triggers.fire(rundir or outcome["rundir"], outcome["id"], outcome["state"],
+                          outcome["status"], os.environ if environ is None else environ)
+        return outcome
+
+    return rpc_client.replay_journal(rundir, deliver).delivered
