@@ -251,15 +251,21 @@ def set_test_state(conn, test_id, state=None, status=None, comment=None, only_st
 
 
 def rollup_toplevel(conn, run_id, testname):
-    """Recompute an iterated test's toplevel from its items (behaviour.md §10.4)."""
+    """Recompute an iterated test's toplevel from its items (behaviour.md §10.4).
+
+    The result depends only on which (state, status) pairs occur and on the PASS/FAIL
+    counts, so SQLite groups the items: one small result however many items there are."""
     from megatest import rollup
-    items = conn.execute("SELECT state, status FROM tests WHERE run_id=? AND testname=? "
-                         "AND item_path != ''", (run_id, testname)).fetchall()
-    pairs = [(r[0], r[1]) for r in items]
+    groups = conn.execute("SELECT state, status, count(*) FROM tests WHERE run_id=? AND testname=? "
+                          "AND item_path != '' GROUP BY state, status", (run_id, testname)).fetchall()
+    pairs = [(r[0], r[1]) for r in groups]
     result = rollup.rollup(pairs)
     if result is None:
         return
-    passes, fails = rollup.counts(pairs)
+    keep = set(rollup.counted_pairs(pairs))
+    counted = [(r[0], r[1], r[2]) for r in groups if (r[0], r[1]) in keep]
+    passes = sum(n for _, status, n in counted if status == "PASS")
+    fails = sum(n for _, status, n in counted if status == "FAIL")
     conn.execute("UPDATE tests SET state=?, status=?, pass_count=?, fail_count=?, last_update=? "
                  "WHERE run_id=? AND testname=? AND item_path='' "
                  "AND (state!=? OR status!=? OR pass_count!=? OR fail_count!=?)",

@@ -7,7 +7,7 @@ from megatest import db, states
 
 
 def record_steps(conn, test_id, p):
-    """Step rows (start, end) from the wrapper's .mt/steps; idempotent."""
+    """Step rows (start, end) from the wrapper's .mt-steps; idempotent."""
     done = {name: (rc, kind, t) for name, rc, kind, t in p.ends}
     for name, t in p.starts:
         db.add_step(conn, test_id, name, "start", "n/a", event_time=t, logfile=f"{name}.log")

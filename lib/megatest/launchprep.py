@@ -49,7 +49,7 @@ def prepare(runner, key):
     disk = _disk_of(top, len(s.keys)) or rd.choose_disk(s, t.disks)
     phys, link, phys_top, link_top = rd.paths(s, disk, plan.target, plan.runname, key[0], key[1])
     fresh = not os.path.lexists(phys)
-    if not fresh and (rec.get("attempt") or os.path.exists(os.path.join(phys, direct.STATE_DIR))):
+    if not fresh and (rec.get("attempt") or os.path.exists(os.path.join(phys, direct.STEPS_FILE))):
         rd.clean_dir(phys)
         fresh = True
     os.makedirs(phys, exist_ok=not fresh)
@@ -60,10 +60,11 @@ def prepare(runner, key):
     if key[1] and top.get("shortdir") != phys_top:
         runner._set((key[0], ""), shortdir=phys_top, rundir=link_top)
     script = _script(runner, t)
-    with open(os.path.join(phys, "mt_launch.log"), "a") as log:
-        log.write(f"launch: {direct.BASH} -c <script below> {direct.WRAPPER_NAME} {phys}\n{script}\n")
-        log.flush()
-        rd.copy_test(t.path, phys, s.testcopycmd, log, made=True)
+    if s.testcopycmd:
+        with open(os.path.join(phys, direct.LAUNCH_LOG), "a") as log:
+            rd.copy_test(t.path, phys, s.testcopycmd, log, made=True)
+    else:
+        rd.copy_test(t.path, phys, made=True, cache=runner.__dict__.setdefault("test_files", {}))
     for step, rules in t.logpro.items():
         path = os.path.join(phys, f"{step}.logpro")
         if not os.path.exists(path):

@@ -53,3 +53,8 @@ def counts(items):
     passed = sum(1 for _, status in counted if status == st.PASS)
     failed = sum(1 for _, status in counted if status == st.FAIL)
     return passed, failed
+
+
+def counted_pairs(items):
+    """The (state, status) pairs a rollup counts (maintenance states are left out)."""
+    return [(state, status) for state, status in items if state not in st.MAINTENANCE_STATES]

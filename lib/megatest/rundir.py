@@ -88,10 +88,28 @@ def clean_dir(path):
         shutil.rmtree(path)
 
 
-def copy_test(src, dst, copycmd="", log=None, made=False):
-    """Copy the test's source directory into its run directory (modes and symlinks kept)."""
+SMALL_TEST_DIR = 1 << 20      # bytes: test dirs up to this size are copied from memory
+
+
+def copy_test(src, dst, copycmd="", log=None, made=False, cache=None):
+    """Copy the test's source directory into its run directory (modes and symlinks kept).
+
+    A small flat test directory (the usual testconfig plus a few scripts) is read once and
+    written from memory: one open per file instead of copy2's two plus its stat calls. Each
+    use re-checks the sources' mtimes, so edits made during a run still reach later tests."""
     if not made:
         os.makedirs(dst, exist_ok=True)
+    if not copycmd and cache is not None:
+        files = _small_flat_dir(src, cache)
+        if files is not None:
+            for name, (mode, data) in files.items():
+                fd = os.open(os.path.join(dst, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+                try:
+                    os.write(fd, data)
+                    os.fchmod(fd, mode)
+                finally:
+                    os.close(fd)
+            return
     if copycmd:
         cmd = copycmd.replace("TEST_SRC_PATH", shlex.quote(src)).replace("TEST_TARG_PATH", shlex.quote(dst))
         subprocess.run(cmd, shell=True, stdout=log, stderr=subprocess.STDOUT, check=False)
@@ -106,6 +124,29 @@ def copy_test(src, dst, copycmd="", log=None, made=False):
             shutil.copytree(s, d, symlinks=True, dirs_exist_ok=True)
         else:
             shutil.copy2(s, d)
+
+
+def _small_flat_dir(src, cache):
+    """{name: (mode, bytes)} of a directory of only small regular files, else None."""
+    entries = list(os.scandir(src))
+    stamp = tuple(sorted((e.name, e.stat(follow_symlinks=False).st_mtime_ns) for e in entries))
+    hit = cache.get(src)
+    if hit and hit[0] == stamp:
+        return hit[1]
+    files, total = {}, 0
+    for e in entries:
+        if not e.is_file(follow_symlinks=False):
+            cache[src] = (stamp, None)
+            return None
+        st = e.stat(follow_symlinks=False)
+        total += st.st_size
+        if total > SMALL_TEST_DIR:
+            cache[src] = (stamp, None)
+            return None
+        with open(e.path, "rb") as f:
+            files[e.name] = (st.st_mode & 0o7777, f.read())
+    cache[src] = (stamp, files)
+    return files
 
 
 _QUOTE = str.maketrans({"\\": "\\\\", '"': '\\"', "$": "\\$", "`": "\\`"})

@@ -63,6 +63,8 @@ class Runner:
         self.watchers = {}        # (testname, item_path) -> set of waiting keys
         self.dirty = set()
         self.ready = []
+        self.ready_set = set()    # keys in self.ready or launched from it
+        self.ready_unsorted = False
         self.running = {}         # test id -> Running
         self.others_running = 0
         self.others_by_group = {}
@@ -255,8 +257,10 @@ class Runner:
                 if verdict == "ok":
                     if key[1] == "" and self.iterated.get(key[0]):
                         self._expand_now(key)
-                    elif key not in self.ready_keys():
+                    elif key not in self.ready_set:
                         self.ready.append(key)
+                        self.ready_set.add(key)
+                        self.ready_unsorted = True
                 else:
                     status = "PREQ_FAIL" if verdict == "failed" else "PREQ_DISCARDED"
                     changed.append((key, status, why))
@@ -264,9 +268,6 @@ class Runner:
                 with db.transaction(self.conn):
                     for key, status, why in changed:
                         self._set(key, state="NOT_STARTED", status=status, comment=why)
-
-    def ready_keys(self):
-        return set(self.ready)
 
     def _verdict(self, key):
         from megatest.waiton import apply_itemmap, toplevel_verdict, upstream_verdict
@@ -374,19 +375,29 @@ class Runner:
         return (-t.priority, 0 if key[0] in self.waited_on else 1, key[0])
 
     def _launch(self):
+        """Launch ready records in order while limits allow; stop scanning once full."""
         if not self.ready:
             return
-        self.ready.sort(key=self._order)   # stable: items keep expansion order
-        batch, rest = [], []
         now = time.time()
-        for key in self.ready:
-            if now < self.next_launch or not self._limit_free(key[0]) or \
-                    len(self.running) + len(batch) >= self._capacity():
+        if now < self.next_launch:
+            return
+        capacity = self._capacity() - len(self.running)
+        if capacity <= 0:
+            return
+        if self.ready_unsorted:
+            self.ready.sort(key=self._order)   # stable: items keep expansion order
+            self.ready_unsorted = False
+        batch, rest = [], []
+        for n, key in enumerate(self.ready):
+            if len(batch) >= capacity or (self.settings.launch_delay and batch):
+                rest.extend(self.ready[n:])
+                break
+            if self._limit_free(key[0]):
+                batch.append(key)
+            else:
                 rest.append(key)
-                continue
-            batch.append(key)
-            if self.settings.launch_delay:
-                self.next_launch = now + self.settings.launch_delay
+        if self.settings.launch_delay and batch:
+            self.next_launch = now + self.settings.launch_delay
         self.ready = rest
         if batch:
             self._start_batch(batch)
@@ -406,7 +417,8 @@ class Runner:
         uname = " ".join(os.uname())
         with db.transaction(self.conn):
             total = db.count_running(self.conn, states.RUNNING_STATES)
-            by_group = db.count_running_by_group(self.conn, states.RUNNING_STATES)
+            by_group = db.count_running_by_group(self.conn, states.RUNNING_STATES) \
+                if self.settings.jobgroups else {}
             for key in keys:
                 r = self.recs[key]
                 if not states.is_pending(r["state"], r["status"]):
@@ -415,6 +427,7 @@ class Runner:
                 glimit = self.settings.jobgroups.get(group)
                 if total >= self.settings.max_jobs or (glimit and by_group.get(group, 0) >= glimit):
                     self.ready.append(key)
+                    self.ready_unsorted = True
                     continue
                 reason = skip.check(self.plan.tests[key[0]], r, self.conn, self.run_id)
                 if reason:
@@ -572,10 +585,12 @@ class Runner:
     def _set(self, key, only_states=None, **fields):
         """Write a record (rolling up its toplevel) and keep the mirror and watchers in step."""
         r = self.recs[key]
-        row = db.set_test_state(self.conn, r["id"], only_states=only_states, **fields)
-        if row is None:
+        fields.setdefault("last_update", time.time())
+        if not db.update_test(self.conn, r["id"], only_states=only_states, **fields):
             return False
-        r.update(dict(row))
+        r.update(fields)
+        if key[1]:
+            db.rollup_toplevel(self.conn, self.run_id, key[0])
         self._notify(key)
         if key[1]:
             top = db.find_test(self.conn, self.run_id, key[0], "")

@@ -60,7 +60,8 @@ def make_plan(area, target, runname, testpatt=None, environ=None, warn=None):
     iterated = {n for n, t in plan.all_tests.items() if t.iterated}
     plan.testpatt = waiton.closure(user_patt, deps, iterated)
     match = patterns.compile_testpatt(plan.testpatt)
-    selected = {n for n in plan.all_tests if _test_selected(plan.testpatt, n)}
+    selects = _test_selector(plan.testpatt)
+    selected = {n for n in plan.all_tests if selects(n)}
     plan.tests = {n: plan.all_tests[n] for n in sorted(selected)}
     if not selected:
         raise MtError(f"--testpatt {user_patt!r} selects no test of this area",
@@ -72,9 +73,14 @@ def make_plan(area, target, runname, testpatt=None, environ=None, warn=None):
     return plan
 
 
-def _test_selected(patt, name):
+def _test_selector(patt):
+    """name -> bool: does any element's test part select this test? Literal parts (the
+    waiton closure adds one per upstream test) are a set lookup, not a pattern match each."""
     from megatest.patterns import split_elements, match_part
-    return any(match_part(tp, name) for tp, _ in split_elements(patt))
+    parts = {tp for tp, _ in split_elements(patt)}
+    literal = {p for p in parts if not any(c in p for c in "%*~")}
+    wild = [p for p in parts if p not in literal]
+    return lambda name: name in literal or any(match_part(p, name) for p in wild)
 
 
 def _check_named_dirs(area, patt, found):

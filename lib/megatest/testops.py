@@ -121,7 +121,7 @@ def record_step(conn, test_id, test, params, where=""):
         _row(conn, test_id, test, where)
         db.add_step(conn, test_id, name, params["state"], params.get("status") or states.NA,
                     params.get("comment") or "", logfile)
-        if logfile:
+        if logfile and params.get("final", True):
             db.update_test(conn, test_id, final_logf=logfile)
         upsert_and_count(conn, test_id, rows)
     return {"code": 0}

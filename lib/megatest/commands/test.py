@@ -7,7 +7,7 @@ text all the same (tests check it parses), and is what --help prints.
 import os
 import sys
 
-from megatest import db, states, testenv, triggers
+from megatest import states, testenv, triggers
 from megatest.errors import MtError, UsageError
 
 USAGE = """\
@@ -68,10 +68,7 @@ COMMANDS = {
 }
 ALIASES = {"-m": "--comment"}
 STEP_STATES = ("start", "end")
-# A record being killed or removed keeps that state: a script's late write must not undo a
-# kill request (the executor would then keep the script's verdict) nor revive a removed test.
-PROTECTED_STATES = frozenset((states.KILLREQ, states.KILLED, states.CLEANING, states.REMOVING,
-                              states.ARCHIVE_REMOVING, states.DELETED))
+ROWS_PER_CALL = 2000  # data rows per call through mt-serve (its request size is limited)
 LOGPRO = "logpro"
 LOGPRO_MISSING_CODE = 127  # the end row's code without a checker: what sh says for "not found"
 
@@ -85,19 +82,21 @@ def main(argv, environ=None):
         sys.stdout.write(USAGE)
         return 0
     name, args, opts = parse_args(argv)
+    ident = testenv.identity_from_env(environ)
+    remote = _off_home(environ)
     if name == "show":
-        return show(testenv.identity_from_env(environ))
-    test = TestRecord.open(environ)
+        return show(ident, remote, environ)
+    test = TestRecord(ident, environ, remote)
     try:
-        return _dispatch(test, name, args, opts, environ)
+        return _dispatch(test, name, args, opts)
     finally:
-        test.conn.close()
+        test.close()
 
 
-def _dispatch(test, name, args, opts, environ):
+def _dispatch(test, name, args, opts):
     comment = opts.get("--comment")
     if name == "status":
-        return set_status(test, args[0], args[1], comment, environ)  # fires triggers
+        return set_status(test, args[0], args[1], comment)  # fires triggers
     if name == "step":
         return record_step(test, args[0], args[1], opts.get("--status") or states.NA,
                            opts.get("--logfile"), comment)
@@ -110,7 +109,16 @@ def _dispatch(test, name, args, opts, environ):
         return store_data(test, [row], "data set")
     if name == "runstep":
         return run_step(test, args[0], _command_text(args[1:]), opts.get("--logpro"), comment)
-    return set_log(test, args[0], comment)  # setlog
+    return test.call("setlog", path=args[0], comment=comment)["code"]
+
+
+def _off_home(environ):
+    """The home host's name when it is not this host (calls then go through mt-serve), else ""."""
+    home = environ.get("MT_HOMEHOST", "")
+    if not home or home == os.uname().nodename:
+        return ""                       # the common case, decided without importing socket
+    from megatest.homehost import is_home
+    return "" if is_home(home) else home
 
 
 # ---------------------------------------------------------------- arguments
@@ -185,78 +193,78 @@ def _command_text(words):
 # ---------------------------------------------------------------- the calling test's record
 
 class TestRecord:
-    """The calling test: its identity, an open connection to the live db, and its row id."""
+    """The calling test and the route of its calls: the live db directly on the home host,
+    else mt-serve (with the journal for what cannot be sent now). Both run testops' code."""
 
-    def __init__(self, ident, conn, test_id, db_path):
-        self.ident, self.conn, self.test_id, self.db_path = ident, conn, test_id, db_path
+    def __init__(self, ident, environ, remote_home=""):
+        from megatest import testops
+        self.ident, self.environ, self.remote_home = ident, environ, remote_home
+        self.ref = testops.test_ref(ident)
+        self.max_rows = ROWS_PER_CALL if remote_home else None
+        if remote_home:
+            from megatest import rpc_client
+            self.client, self.conn = rpc_client.Client(ident.toppath), None
+        else:
+            self.conn, self.db_path = testops.open_live(ident, environ)
 
-    @classmethod
-    def open(cls, environ):
-        ident = testenv.identity_from_env(environ)
-        if ident.test_id and ident.db_path:
-            return cls(ident, db.open_test_db(ident.db_path), ident.test_id, ident.db_path)
-        from megatest.area import Area
-        path = Area(ident.toppath).live_db_path(environ)
-        conn = db.open_test_db(path)
-        try:
-            return cls(ident, conn, _find_test_id(conn, ident, path), path)
-        except BaseException:
-            conn.close()
-            raise
+    def call(self, cmd, **params):
+        """Run one call by this record's route; its outcome (handled: messages, triggers)."""
+        params["test"] = self.ref
+        if self.conn is not None:
+            return self._direct(cmd, params)
+        return self._remote(cmd, params)
 
-    def row(self):
-        """The current row (call inside the transaction); MtError when it is gone."""
-        row = db.get_test(self.conn, self.test_id)
-        if row is None:
-            raise MtError(f"test id {self.test_id} ({self.label()}) is not in the database",
-                          path=self.db_path, hint="the run may have been removed; mt-list runs")
-        return row
+    def _direct(self, cmd, params):
+        from megatest import testops
+        if self.ident.rundir:
+            testops.deliver_journal(self.conn, self.ident.rundir, self.environ)
+        return self._handle(testops.execute(self.conn, cmd, params, self.db_path))
+
+    def _remote(self, cmd, params):
+        from megatest import rpc_client
+
+        def deliver(c, p, patience):
+            return self._handle(self.client.call(c, p, patience))
+
+        outcome, replay = rpc_client.send_or_journal(self.rundir(), cmd, params, deliver)
+        for error in replay.errors if replay else ():
+            sys.stderr.write(f"mt-test: error: journaled {error}\n")
+        if outcome is None:
+            sys.stderr.write(f"mt-test: note: mt-serve is unreachable ({self.client.where()}); "
+                             f"{cmd} kept in {rpc_client.journal_path(self.rundir())} and "
+                             "delivered later\n")
+            return {"code": 0, "journaled": True}
+        return outcome
+
+    def _handle(self, outcome):
+        if outcome.get("refused"):
+            sys.stderr.write(f"mt-test: {self.label()} is {outcome['refused']}: "
+                             f"{outcome['state']}/{outcome['status']} not recorded\n")
+        elif outcome.get("fire"):
+            rundir = self.ident.rundir or outcome["rundir"] or os.getcwd()
+            triggers.fire(rundir, outcome["id"], outcome["state"], outcome["status"],
+                          self.environ)
+        return outcome
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+        else:
+            self.client.close()
 
     def label(self):
         ident = self.ident
         return "/".join(p for p in (ident.target, ident.runname, ident.testname, ident.item_path) if p)
 
-    def rundir(self, row=None):
-        return self.ident.rundir or (row["rundir"] if row is not None else "") or os.getcwd()
-
-
-def _find_test_id(conn, ident, path):
-    run = db.find_run(conn, ident.target, ident.runname)
-    if run is None:
-        raise MtError(f"run {ident.target}/{ident.runname} is not in the database", path=path)
-    row = db.find_test(conn, run["id"], ident.testname, ident.item_path)
-    if row is None:
-        raise MtError(f"test {ident.testname} (itempath {ident.item_path!r}) is not registered "
-                      f"in run {ident.target}/{ident.runname}", path=path)
-    return row["id"]
+    def rundir(self):
+        return self.ident.rundir or os.getcwd()
 
 
 # ---------------------------------------------------------------- status
 
-def set_status(test, state, status, comment, environ):
+def set_status(test, state, status, comment):
     """Set exactly STATE/STATUS (numeric -> PASS/FAIL, AUTO -> from the data); fire triggers."""
-    status = states.normalize_status(status)
-    with db.transaction(test.conn):
-        old = test.row()
-        if old["state"] in PROTECTED_STATES:
-            sys.stderr.write(f"mt-test: {test.label()} is {old['state']}: "
-                             f"{state}/{status} not recorded\n")
-            return 1
-        fields = {}
-        if status == states.AUTO:
-            status, passes, fails = _data_rollup(test, status)
-            fields.update(pass_count=passes, fail_count=fails)
-        new = db.set_test_state(test.conn, test.test_id, state, status, comment, **fields)
-    if (old["state"], old["status"]) != (new["state"], new["status"]):
-        triggers.fire(test.rundir(new), new["id"], new["state"], new["status"], environ)
-    return 0
-
-
-def _data_rollup(test, current_status):
-    """(status, pass_count, fail_count) from the record's data rows (in the caller's transaction)."""
-    from megatest import testdata
-    rows = [dict(r) for r in db.data_of_test(test.conn, test.test_id)]
-    return testdata.rollup_status(current_status, rows)
+    return test.call("status", state=state, status=status, comment=comment)["code"]
 
 
 # ---------------------------------------------------------------- data
@@ -283,9 +291,9 @@ def store_data(test, rows, origin):
     problems = []
     rows = [testdata.normalize_row(r, warn=lambda m, r=r: problems.append(_row_problem(r, m)))
             for r in rows]
-    with db.transaction(test.conn):
-        test.row()
-        _upsert_and_count(test, rows)
+    size = test.max_rows or len(rows) or 1
+    for start in range(0, max(len(rows), 1), size):
+        test.call("data", rows=rows[start:start + size])
     for problem in problems:
         sys.stderr.write(f"mt-test: error: {origin}: {problem}\n")
     return 2 if problems else 0
@@ -293,14 +301,6 @@ def store_data(test, rows, origin):
 
 def _row_problem(row, message):
     return f"row {row.get('category', '')},{row.get('variable', '')}: {message}"
-
-
-def _upsert_and_count(test, rows):
-    if not rows:
-        return
-    db.upsert_data(test.conn, test.test_id, rows)
-    _, passes, fails = _data_rollup(test, None)
-    db.update_test(test.conn, test.test_id, pass_count=passes, fail_count=fails)
 
 
 def dat_rows(path, stepname, toppath):
@@ -343,12 +343,8 @@ def record_step(test, name, state, status, logfile, comment):
     rows, problem = [], None
     if state == "end":
         rows, problem = _checker_rows(test, os.path.join(test.rundir(), name + ".dat"), name)
-    with db.transaction(test.conn):
-        test.row()
-        db.add_step(test.conn, test.test_id, name, state, status, comment or "", logfile or "")
-        if logfile:
-            db.update_test(test.conn, test.test_id, final_logf=logfile)
-        _upsert_and_count(test, rows)
+    test.call("step", name=name, state=state, status=status, logfile=logfile or "",
+              comment=comment or "", rows=rows)
     if problem:
         sys.stderr.write(f"mt-test: error: {problem} (step {name} recorded without its data)\n")
         return 2
@@ -357,9 +353,8 @@ def record_step(test, name, state, status, logfile, comment):
 
 def run_step(test, name, command, rules, comment):
     """Record (NAME, start), run COMMAND into NAME.log, check it, record (NAME, end, <code>)."""
-    with db.transaction(test.conn):
-        test.row()
-        db.add_step(test.conn, test.test_id, name, "start", states.NA, comment or "", "")
+    test.call("step", name=name, state="start", status=states.NA, logfile="",
+              comment=comment or "")
     log = name + ".log"
     code = _run_logged(command, log)
     status, note, rows, problem = states.exit_to_status(code, "ezstep"), "", [], None
@@ -372,12 +367,8 @@ def run_step(test, name, command, rules, comment):
         code, status, note = LOGPRO_MISSING_CODE, states.FAIL, "log checker not found"
     elif status != states.PASS:
         note = f"{status}: exit code {code}"
-    with db.transaction(test.conn):
-        test.row()
-        db.add_step(test.conn, test.test_id, name, "end", str(code), comment or note, log)
-        if log.endswith(".html"):
-            db.update_test(test.conn, test.test_id, final_logf=log)
-        _upsert_and_count(test, rows)
+    test.call("step", name=name, state="end", status=str(code), comment=comment or note,
+              logfile=log, rows=rows, final=log.endswith(".html"))
     if problem:
         sys.stderr.write(f"mt-test: error: {problem} (step {name} recorded without its data)\n")
     return 0 if status in (states.PASS, states.WARN) else 1
@@ -417,22 +408,31 @@ def _checker_note(status, code, rows):
     return f"{status}: {message or f'log checker exit code {code}'}"
 
 
-# ---------------------------------------------------------------- setlog, show
+# ---------------------------------------------------------------- show
 
-def set_log(test, path, comment):
-    with db.transaction(test.conn):
-        test.row()
-        fields = {"final_logf": path}
-        if comment is not None:
-            fields["comment"] = comment
-        db.update_test(test.conn, test.test_id, **fields)
-    return 0
-
-
-def show(ident):
+def show(ident, remote_home, environ):
     lines = [("run-id", ident.run_id or ""), ("test-id", ident.test_id or ""),
              ("db", ident.db_path), ("rundir", ident.rundir), ("area", ident.toppath),
              ("target", ident.target), ("runname", ident.runname), ("test", ident.testname),
-             ("itempath", ident.item_path)]
+             ("itempath", ident.item_path), ("route", _route_text(ident, remote_home))]
     sys.stdout.write("".join(f"{key}: {value}\n" for key, value in lines))
     return 0
+
+
+def _route_text(ident, remote_home):
+    """Which way this test's calls go; off the home host, whether mt-serve answers now."""
+    here = os.uname().nodename
+    if not remote_home:
+        return f"direct (live database on this host, {here})"
+    from megatest import rpc_client, testops
+    client = rpc_client.Client(ident.toppath)
+    try:
+        got = client.call("show", {"test": testops.test_ref(ident)}, patience=0)
+        answer = f"reachable, record {got['state']}/{got['status']}"
+    except rpc_client.Unreachable as err:
+        answer = f"unreachable now: {err}"
+    except MtError as err:
+        answer = f"answers: {err}"
+    finally:
+        client.close()
+    return f"mt-serve at {client.where()} (home host {remote_home}, this host {here}; {answer})"
