@@ -265,8 +265,10 @@ def chain_tests(chains, per_chain):
     return tests
 
 
-def makefile(chains, per_chain):
-    lines = []
+def makefile(chains, per_chain, shell=None):
+    """The same graph for make. With shell=/bin/bash every recipe goes through bash, as every
+    ezstep does in mt-run (GNU make runs a simple `true` without any shell otherwise)."""
+    lines = [f"SHELL := {shell}"] if shell else []
     names = [f"c{c}_{i}" for c in range(chains) for i in range(per_chain)]
     lines.append("all: " + " ".join(f"c{c}_{per_chain - 1}" for c in range(chains)))
     lines.append(".PHONY: all " + " ".join(names))
@@ -287,8 +289,13 @@ def one_round(base, args, make_jobs, profile=None):
     mrc, mwall, mcpu, merr = timed(["make", f"-j{make_jobs}", "-s"], env, cwd=mk)
     if mrc != 0:
         sys.exit(f"runner_overhead: make failed ({mrc}): {merr}")
+    mkb = os.path.join(base, "make-bash")
+    write(os.path.join(mkb, "Makefile"), makefile(args.chains, args.tests_per_chain, "/bin/bash"))
+    brc, bwall, _, berr = timed(["make", f"-j{make_jobs}", "-s"], env, cwd=mkb)
+    if brc != 0:
+        sys.exit(f"runner_overhead: make (bash) failed ({brc}): {berr}")
     fig = run_mt_run(area, env, base, profile=profile)
-    fig.update(make_wall=mwall, make_cpu=mcpu)
+    fig.update(make_wall=mwall, make_cpu=mcpu, make_bash_wall=bwall)
     fig["problems"] = mt_run_problems(fig)
     rows, fig["source"] = records_of_run(area, env)
     more, fig["counts"] = check_records(rows, args.chains * args.tests_per_chain, "mt-run")
@@ -337,6 +344,9 @@ def main(argv=None):
             (f"wall make -j{make_jobs}", f"{mwall:8.3f} s   (CPU {median(f['make_cpu'] for f in figs):.2f} s)"),
             (f"wall mt-run (max_concurrent_jobs {args.max_jobs})", f"{rwall:8.3f} s"),
             ("ratio mt-run / make", f"{ratio:8.2f} x   (target <= {TARGET_RATIO:g} x)"),
+            (f"wall make -j{make_jobs}, recipes via bash", f"{median(f['make_bash_wall'] for f in figs):8.3f} s"),
+            ("ratio mt-run / make (bash recipes)",
+             f"{rwall / median(f['make_bash_wall'] for f in figs):8.2f} x   (each ezstep runs in bash)"),
             ("CPU mt-run + tests", per_test(median(f["total_cpu"] for f in figs), ntests)),
         ]
         if all(f["self_cpu"] is not None for f in figs):
