@@ -3,7 +3,7 @@ import os
 import sys
 
 from megatest import rundir as rd
-from megatest import testenv, triggers
+from megatest import homehost, testenv, triggers
 from megatest.launch import direct
 
 
@@ -23,6 +23,7 @@ def test_environment(plan, testdef, rec, item, run_dir, link_dir, db_path, run_i
         env.update(eval_env_section(s.env_override, env))
     env.update(dict(zip(s.keys, plan.keyvals)))
     env.update(MT_LINKTREE=s.linktree, MT_RUNNAME=plan.runname, MT_RUN_AREA_HOME=s.area.toppath)
+    env["MT_HOMEHOST"] = homehost.home_host(s.area, s)   # elsewhere, mt-test goes through mt-serve
     if item:
         env.update(item)
     if testdef.pre_launch_env:
