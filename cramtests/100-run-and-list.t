@@ -104,8 +104,9 @@ Running the same command again resumes the run: finished tests are kept, nothing
   $ mt-list runs --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
   1
 
-The run's files: run directories on the disk, links in the link tree, the wrapper files
-under .mt/, the test's environment in megatest.sh, and the shared copy of the database.
+The run's files: run directories on the disk, links in the link tree, the wrapper's record
+in .mt-steps (its pid, each step's start and end, its exit), the test's environment in
+megatest.sh, and the shared copy of the database.
 
   $ ls runs-disk/x86/linux/r1 lt/x86/linux/r1/pair
   lt/x86/linux/r1/pair:
@@ -117,12 +118,13 @@ under .mt/, the test's environment in megatest.sh, and the shared copy of the da
   pair
   $ readlink lt/x86/linux/r1/hello
   */area/runs-disk/x86/linux/r1/hello (glob)
-  $ ls -A lt/x86/linux/r1/hello/.mt
-  exit
-  pid
-  steps
-  wrapper.log
-  wrapper.sh
+  $ sed 's/[0-9.]*$/N/' lt/x86/linux/r1/hello/.mt-steps
+  pid N
+  start greet N
+  end greet 0 step N
+  start flags N
+  end flags 0 step N
+  exit N
   $ grep -E '^export (MT_TARGET|MT_TEST_NAME|FLAGS)=' lt/x86/linux/r1/hello/megatest.sh
   export FLAGS="-O2 -m64"
   export MT_TARGET="x86/linux"

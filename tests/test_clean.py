@@ -67,7 +67,7 @@ def test_kill_stops_a_running_test(make_area, mt_env):
     p = subprocess.Popen([str(BIN / "mt-run"), "--area", str(area), "--target", "a/b", "--runname", "r",
                           "--quiet"], env=mt_env, stdout=subprocess.PIPE, text=True)
     deadline = time.time() + 10
-    while time.time() < deadline and "pid " not in _read(area / "disk0/a/b/r/slow/.mt/steps"):
+    while time.time() < deadline and "pid " not in _read(area / "disk0/a/b/r/slow/.mt-steps"):
         time.sleep(0.05)
     out = mt("clean", "--kill", "--area", area, "--target", "a/b", "--runname", "r", env=mt_env)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -320,7 +320,7 @@ def test_killed_runner_resumes_without_running_twice(make_area, mt_env, tmp_path
 
 
 def test_dead_test_is_detected(make_area, mt_env):
-    area = make_area({"d": "[ezsteps]\ns1 kill -9 $(sed -n 's/^pid //p' .mt/steps); sleep 5\n",
+    area = make_area({"d": "[ezsteps]\ns1 kill -9 $(sed -n 's/^pid //p' .mt-steps); sleep 5\n",
                       "after": "[requirements]\nwaiton d\n[ezsteps]\ns1 true\n"})
     out = run(area, mt_env)
     assert out.returncode == 1
@@ -436,7 +436,7 @@ def test_interrupt_stops_launching_and_resume_finishes(make_area, mt_env):
     cmd = [str(BIN / "mt-run"), "--area", str(area), "--target", "a/b", "--runname", "r", "--quiet"]
     p = subprocess.Popen(cmd, env=mt_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 10
-    while time.time() < deadline and "pid " not in _read(area / "disk0/a/b/r/slow/.mt/steps"):
+    while time.time() < deadline and "pid " not in _read(area / "disk0/a/b/r/slow/.mt-steps"):
         time.sleep(0.05)
     time.sleep(0.2)
     p.send_signal(signal.SIGINT)
@@ -487,3 +487,15 @@ def test_allow_auto_rerun(make_area, mt_env):
     run(area, mt_env)
     assert run(area, mt_env).returncode == 1
     assert db_rows(area, "SELECT attempt FROM tests WHERE testname='f'") == [(1,)]
+
+
+def test_normal_waiter_on_an_iterated_test(make_area, mt_env):
+    area = make_area({"up": "[items]\nN 1 2 3\n[ezsteps]\ns1 sleep 0.$N\n",
+                      "down": "[requirements]\nwaiton up\n[ezsteps]\ns1 true\n",
+                      "bad": "[items]\nN 1 2\n[ezsteps]\ns1 test $N = 1\n",
+                      "after_bad": "[requirements]\nwaiton bad\n[ezsteps]\ns1 true\n"})
+    assert run(area, mt_env).returncode == 1
+    res = results(area)
+    assert res["up"][:2] == res["down"][:2] == ("COMPLETED", "PASS")
+    assert res["bad"][:2] == ("COMPLETED", "FAIL")
+    assert res["after_bad"][:2] == ("NOT_STARTED", "PREQ_FAIL")

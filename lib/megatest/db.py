@@ -254,7 +254,8 @@ def rollup_toplevel(conn, run_id, testname):
     """Recompute an iterated test's toplevel from its items (behaviour.md §10.4).
 
     The result depends only on which (state, status) pairs occur and on the PASS/FAIL
-    counts, so SQLite groups the items: one small result however many items there are."""
+    counts, so SQLite groups the items: one small result however many items there are.
+    Returns the toplevel's fields as written, or None when no item counts."""
     from megatest import rollup
     groups = conn.execute("SELECT state, status, count(*) FROM tests WHERE run_id=? AND testname=? "
                           "AND item_path != '' GROUP BY state, status", (run_id, testname)).fetchall()
@@ -270,6 +271,7 @@ def rollup_toplevel(conn, run_id, testname):
                  "WHERE run_id=? AND testname=? AND item_path='' "
                  "AND (state!=? OR status!=? OR pass_count!=? OR fail_count!=?)",
                  (*result, passes, fails, time.time(), run_id, testname, *result, passes, fails))
+    return {"state": result[0], "status": result[1], "pass_count": passes, "fail_count": fails}
 
 
 def count_running(conn, states, jobgroup_tests=None):

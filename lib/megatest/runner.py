@@ -217,6 +217,8 @@ class Runner:
     def _done(self):
         if self.stop:
             return True
+        if self.running or self.ready or self.dirty:
+            return False                 # the full check below is O(records): not every pass
         return all(self._final(k) for k in self.selected)
 
     def _final(self, key):
@@ -229,8 +231,9 @@ class Runner:
                 return False
             if name in self.no_item:
                 return True
-            return all(states.is_final(self.recs[k]["state"], self.recs[k]["status"])
-                       for k in self.selected if k[0] == name and k[1])
+            return states.is_final(r["state"], r["status"]) or all(
+                states.is_final(self.recs[k]["state"], self.recs[k]["status"])
+                for k in self.selected if k[0] == name and k[1])
         return states.is_final(r["state"], r["status"])
 
     # ------------------------------------------------------------ readiness
@@ -589,9 +592,14 @@ class Runner:
         if not db.update_test(self.conn, r["id"], only_states=only_states, **fields):
             return False
         r.update(fields)
-        if key[1]:
-            db.rollup_toplevel(self.conn, self.run_id, key[0])
         self._notify(key)
+        if key[1]:
+            top = db.rollup_toplevel(self.conn, self.run_id, key[0])
+            mirror = self.recs[(key[0], "")]
+            if top and (top["state"], top["status"]) != (mirror["state"], mirror["status"]):
+                self._notify((key[0], ""))
+            if top:
+                mirror.update(top)
         if key[1]:
             top = db.find_test(self.conn, self.run_id, key[0], "")
             if top and (top["state"], top["status"]) != (self.recs[(key[0], "")]["state"],
