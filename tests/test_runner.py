@@ -46,6 +46,8 @@ def test_ezstep_pass_makes_dirs_links_logs_and_steps(make_area, mt_env):
     assert results(area)["t1"][:2] == ("COMPLETED", "PASS")
     steps = db_rows(area, "SELECT stepname, state, status FROM test_steps ORDER BY id")
     assert steps == [("s1", "start", "n/a"), ("s1", "end", "0")]
+    tasks = db_rows(area, "SELECT kind, state, exit_code FROM tasks ORDER BY id")
+    assert tasks == [("runner", "done", 0), ("job", "done", 0)]
 
 
 def test_step_environment(make_area, mt_env):

@@ -447,3 +447,17 @@ def delete_test_rows(conn, test_id):
 def has_items(conn, run_id, testname):
     return conn.execute("SELECT 1 FROM tests WHERE run_id=? AND testname=? AND item_path != '' "
                         "AND state != 'DELETED' LIMIT 1", (run_id, testname)).fetchone() is not None
+
+
+# ---------------------------------------------------------------- job rows
+
+def job_of_test(conn, test_id):
+    """The newest unfinished job row of a record (a runner that adopted the test)."""
+    row = conn.execute("SELECT id FROM tasks WHERE kind='job' AND test_id=? AND "
+                       "state IN ('new', 'claimed', 'running') ORDER BY id DESC LIMIT 1",
+                       (test_id,)).fetchone()
+    return row[0] if row else None
+
+
+def heartbeat_jobs(conn, job_ids, now):
+    conn.executemany("UPDATE tasks SET heartbeat_at=? WHERE id=?", [(now, j) for j in job_ids])

@@ -41,6 +41,7 @@ class Running:
     kill_at: float = None       # SIGTERM sent at; SIGKILL after KILL_GRACE
     kill_status: str = ""       # KILLED after a kill request or runtime limit
     steps_size: int = -1
+    job: int = None             # its row in the tasks table
 
 
 @dataclass
@@ -462,8 +463,13 @@ class Runner:
                     self._set(key, state="COMPLETED", status="ABORT", comment=f"launch failed: {error}")
                     continue
                 self._set(key, state="RUNNING", pid=pid, event_time=now, heartbeat_at=now)
-                self.running[self.recs[key]["id"]] = Running(self.recs[key], pid, rundir, now, child=True)
-                self.on_event("started", rec=self.recs[key])
+                rec = self.recs[key]
+                job = db.add_task(self.conn, "job", action="local", target=self.plan.target,
+                                  runname=self.plan.runname, state="running", host=self.host,
+                                  pid=pid, run_id=self.run_id, test_id=rec["id"], claimed_at=now,
+                                  heartbeat_at=now)
+                self.running[rec["id"]] = Running(rec, pid, rundir, now, child=True, job=job)
+                self.on_event("started", rec=rec)
 
     def _prepare(self, key):
         from megatest import launchprep
@@ -583,6 +589,11 @@ class Runner:
             killed = "FAILED TO KILL" if _reap_group(run.pid) else "KILLED"
         fields, only = finish.final_fields(self.conn, row, p, now, killed, run.rec.get("comment"))
         self._set(key, only_states=only, **fields)
+        job = run.job or db.job_of_test(self.conn, row["id"])
+        if job:
+            code = p.exit_code if p else None
+            db.update_task(self.conn, job, finished_at=now, exit_code=code,
+                           state="killed" if killed else "done" if code is not None else "failed")
         return self.recs[key], old
 
     def _set(self, key, only_states=None, **fields):
@@ -617,6 +628,7 @@ class Runner:
         from megatest import sweeper
         with db.transaction(self.conn):
             db.heartbeat_tests(self.conn, list(self.running), now)
+            db.heartbeat_jobs(self.conn, [run.job for run in self.running.values() if run.job], now)
             db.update_task(self.conn, self.task_id, heartbeat_at=now)
         for row in sweeper.sweep_once(self.conn, self.host, self.settings.deadtime,
                                       skip_ids=set(self.running)):
