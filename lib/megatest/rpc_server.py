@@ -134,32 +134,36 @@ class Service:
         self.started = time.time()
         self.last_activity = time.monotonic()
         self.counts = {}        # cmd or refusal -> requests
-        self.hosts = {}         # client host -> requests
+        self.hosts = {}         # client host (as it names itself) -> requests
+        self.addresses = {}     # client address -> requests
         self._lock = threading.Lock()
 
     def token_ok(self, given):
         return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self.token)
 
-    def count(self, what, host=None):
+    def count(self, what, host=None, address=None):
         with self._lock:
             self.counts[what] = self.counts.get(what, 0) + 1
-            if host is not None:
-                first = host not in self.hosts
-                self.hosts[host] = self.hosts.get(host, 0) + 1
-        if host is not None and first:
-            log.info("first call host=%s cmd=%s", host, what)
+            if host is None:
+                return
+            first = host not in self.hosts
+            self.hosts[host] = self.hosts.get(host, 0) + 1
+            self.addresses[address] = self.addresses.get(address, 0) + 1
+        if first:
+            log.info("first call host=%s address=%s cmd=%s", host, address, what)
 
     def metrics(self):
         with self._lock:
-            return {"requests": dict(self.counts), "hosts": dict(self.hosts)}
+            return {"requests": dict(self.counts), "hosts": dict(self.hosts),
+                    "addresses": dict(self.addresses)}
 
-    def handle(self, conn_of, cmd, params, host):
+    def handle(self, conn_of, cmd, params, host, address):
         """(HTTP status, reply) for one call; conn_of() gives the calling thread's connection."""
         self.last_activity = time.monotonic()
         if cmd != "ping" and cmd != "queue" and cmd not in testops.OPERATIONS:
             self.count("unknown-cmd")
             return 404, _error(f"no such command {cmd!r}")
-        self.count(cmd, host)
+        self.count(cmd, host, address)
         try:
             return 200, {"ok": True, "result": self._call(conn_of, cmd, params)}
         except MtError as err:
@@ -214,6 +218,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mt-serve"
     timeout = READ_TIMEOUT
+    disable_nagle_algorithm = True      # headers and body leave in two writes: without this,
+                                        # Nagle and the client's delayed ACK add 40 ms a reply
 
     def setup(self):
         super().setup()
@@ -248,8 +254,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if isinstance(call, str):
             service.count("malformed")
             return self._reply(400, _error(call))
-        host = self.headers.get(HOST_HEADER) or self.client_address[0]
-        status, reply = service.handle(self.db_connection, call["cmd"], call["params"], host)
+        address = self.client_address[0]
+        status, reply = service.handle(self.db_connection, call["cmd"], call["params"],
+                                       self.headers.get(HOST_HEADER) or address, address)
         self._reply(status, reply)
 
     def do_GET(self):
