@@ -452,12 +452,16 @@ def has_items(conn, run_id, testname):
 # ---------------------------------------------------------------- job rows
 
 def job_of_test(conn, test_id):
-    """The newest unfinished job row of a record (a runner that adopted the test)."""
-    row = conn.execute("SELECT id FROM tasks WHERE kind='job' AND test_id=? AND "
-                       "state IN ('new', 'claimed', 'running') ORDER BY id DESC LIMIT 1",
-                       (test_id,)).fetchone()
-    return row[0] if row else None
+    """The id of the newest unfinished job row of a record (a runner that adopted the test)."""
+    row = job_row_of_test(conn, test_id)
+    return row["id"] if row else None
 
 
 def heartbeat_jobs(conn, job_ids, now):
     conn.executemany("UPDATE tasks SET heartbeat_at=? WHERE id=?", [(now, j) for j in job_ids])
+
+
+def job_row_of_test(conn, test_id):
+    return conn.execute("SELECT * FROM tasks WHERE kind='job' AND test_id=? AND "
+                        "state IN ('new', 'claimed', 'running') ORDER BY id DESC LIMIT 1",
+                        (test_id,)).fetchone()

@@ -42,6 +42,9 @@ class Running:
     kill_status: str = ""       # KILLED after a kill request or runtime limit
     steps_size: int = -1
     job: int = None             # its row in the tasks table
+    launcher: str = "direct"    # direct, template, slurm, lsf (see megatest.launch)
+    job_id: str = ""            # the scheduler's job id
+    missing: int = 0            # scheduler polls that did not list the job
 
 
 @dataclass
@@ -78,6 +81,8 @@ class Runner:
         self.conn_path = plan.settings.live_db_path()
         self.item_values = {}     # (testname, item_path) -> {var: value}
         self.item_total = {}      # testname -> number of items expanded (before selection)
+        from megatest.launch.slurm import Pacer
+        self.pacer = Pacer()      # scheduler submissions and polls
 
     # ------------------------------------------------------------ setup
 
@@ -448,28 +453,53 @@ class Runner:
                 total += 1
                 by_group[group] = by_group.get(group, 0) + 1
                 prepared.append((key, rundir, env, script))
-        started = []
-        for key, rundir, env, script in prepared:
-            try:
-                pid = direct.start(rundir, script, env)
-            except OSError as err:
-                started.append((key, None, rundir, str(err)))
-                continue
-            started.append((key, pid, rundir, ""))
+        started = [self._spawn(key, rundir, env, script) for key, rundir, env, script in prepared]
         now = time.time()
         with db.transaction(self.conn):
-            for key, pid, rundir, error in started:
-                if pid is None:
+            for key, kind, pid, job_id, rundir, error in started:
+                if error:
                     self._set(key, state="COMPLETED", status="ABORT", comment=f"launch failed: {error}")
                     continue
-                self._set(key, state="RUNNING", pid=pid, event_time=now, heartbeat_at=now)
+                if kind == "direct":
+                    self._set(key, state="RUNNING", pid=pid, event_time=now, heartbeat_at=now)
+                elif job_id:
+                    self._set(key, job_id=job_id)
                 rec = self.recs[key]
-                job = db.add_task(self.conn, "job", action="local", target=self.plan.target,
+                job = db.add_task(self.conn, "job", action=kind, target=self.plan.target,
                                   runname=self.plan.runname, state="running", host=self.host,
-                                  pid=pid, run_id=self.run_id, test_id=rec["id"], claimed_at=now,
-                                  heartbeat_at=now)
-                self.running[rec["id"]] = Running(rec, pid, rundir, now, child=True, job=job)
+                                  pid=pid, job_id=job_id or "", run_id=self.run_id, test_id=rec["id"],
+                                  claimed_at=now, heartbeat_at=now)
+                self.running[rec["id"]] = Running(rec, pid or 0, rundir, now, child=pid is not None,
+                                                  job=job, launcher=kind, job_id=job_id or "")
                 self.on_event("started", rec=rec)
+
+    def _spawn(self, key, rundir, env, script):
+        """Start one prepared record: (key, kind, pid, job id, rundir, error)."""
+        from megatest import remote
+        choice = remote.choice_for(self.settings, key)
+        try:
+            if choice.kind == "direct":
+                return key, "direct", direct.start(rundir, script, env), None, rundir, ""
+            remote.write_exec_spec(rundir, env, script, self.plan.tests[key[0]].runtimelim)
+            if choice.kind == "template":
+                useshell = (self.settings.config.get("jobtools", "useshell") or "yes").strip() != "no"
+                pid = remote.start_template(choice, self.plan, self.recs[key], rundir, env,
+                                            self.run_id, useshell)
+                return key, "template", pid, None, rundir, ""
+            sched = _scheduler(choice.kind)
+            self.pacer.before_submit()
+            words = sched.resources(self.plan.tests[key[0]].config) if hasattr(sched, "resources") else []
+            job_id = sched.submit(list(choice.words), rundir, remote.quoted([remote.exec_path(env), rundir]),
+                                  self.job_tag(), words, env)
+            return key, choice.kind, None, job_id, rundir, ""
+        except Exception as err:          # OSError or the scheduler's LaunchError
+            if not isinstance(err, OSError) and type(err).__name__ != "LaunchError":
+                raise
+            return key, choice.kind, None, None, rundir, str(err)
+
+    def job_tag(self):
+        from megatest import remote
+        return remote.run_tag(self.run_id, self.area.area_id)
 
     def _prepare(self, key):
         from megatest import launchprep
@@ -478,7 +508,7 @@ class Runner:
     # ------------------------------------------------------------ watching and finishing
 
     def _reap(self):
-        done = []
+        done = {}
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -486,13 +516,31 @@ class Runner:
                 break
             if pid == 0:
                 break
-            done.append(pid)
+            done[pid] = status
         if not done:
             return
         by_pid = {run.pid: tid for tid, run in self.running.items() if run.child}
-        finished = [self.running[by_pid[p]] for p in done if p in by_pid]
+        runs = [self.running[by_pid[p]] for p in done if p in by_pid]
+        finished = [run for run in runs if run.launcher == "direct"]
+        for run in runs:
+            if run.launcher != "direct":
+                self._launcher_ended(run, os.waitstatus_to_exitcode(done[run.pid]))
         if finished:
             self._finish(finished)
+
+    def _launcher_ended(self, run, code):
+        """A launcher process (ssh, nbfake ...) ended: from now on only the record is watched;
+        a non-zero exit while the record never started is a failed launch."""
+        from megatest import remote
+        run.child = False
+        if code == 0:
+            return
+        key = (run.rec["testname"], run.rec["item_path"])
+        with db.transaction(self.conn):
+            changed = self._set(key, state="COMPLETED", status="ABORT",
+                                comment=remote.launch_failed(run.rundir, code), only_states=("LAUNCHED",))
+        if changed:
+            self._forget(run, "failed", code)
 
     def _adopt(self):
         """Records left running by an earlier runner: adopt, finish or declare DEAD."""
@@ -500,6 +548,13 @@ class Runner:
         for key in sorted(self.selected):
             r = self.recs[key]
             if not states.is_running(r["state"]) or (key[1] == "" and self.iterated.get(key[0])):
+                continue
+            job = db.job_row_of_test(self.conn, r["id"])
+            if job and job["action"] in ("template", "slurm", "lsf"):
+                self.running[r["id"]] = Running(r, 0, r["shortdir"] or "", r["event_time"] or now,
+                                                child=False, job=job["id"], launcher=job["action"],
+                                                job_id=job["job_id"] or r["job_id"] or "")
+                self.on_event("adopted", rec=r)
                 continue
             if r["host"] and r["host"] != self.host:
                 continue       # on another host: its executor reports; the sweeper judges it
@@ -520,8 +575,11 @@ class Runner:
         self.others_running = max(0, others)
         killreq = {row[0] for row in self.conn.execute(
             "SELECT id FROM tests WHERE run_id=? AND state='KILLREQ'", (self.run_id,))}
+        self._watch_remote(now, killreq)
         gone = []
         for tid, run in self.running.items():
+            if run.launcher != "direct":
+                continue
             if tid in killreq and run.kill_at is None:
                 self._kill(run, now, "KILLED", "kill requested")
             limit = self.plan.tests[run.rec["testname"]].runtimelim
@@ -540,6 +598,85 @@ class Runner:
             self._finish(gone)
         if self.watchers.get(("exclusive", "")):
             self._notify(("exclusive", ""))
+
+    def _watch_remote(self, now, killreq):
+        """Records run elsewhere: absorb the final ones; ask the scheduler about the rest."""
+        from megatest import remote
+        watched = {tid: run for tid, run in self.running.items() if run.launcher != "direct"}
+        if not watched:
+            return
+        for tid, row in remote.final_rows(self.conn, list(watched)).items():
+            self._absorb(watched.pop(tid), row)
+        jobs = {run.job_id: run for run in watched.values() if run.job_id}
+        if not jobs:
+            return
+        kinds = {run.launcher for run in jobs.values()}
+        cancel = [j for j, run in jobs.items() if run.rec["id"] in killreq and run.kill_at is None]
+        for kind in kinds:
+            sched = _scheduler(kind)
+            mine = [j for j in cancel if jobs[j].launcher == kind]
+            if mine:
+                sched.cancel(mine, self.plan.env)
+                for j in mine:
+                    jobs[j].kill_at = now
+            if now < self.pacer.next_poll and not mine:
+                continue
+            listed = sched.poll(self.job_tag(), self.plan.env)
+            if listed is None:
+                self.pacer.polled(False)
+                continue
+            verdicts = []
+            for job_id, run in jobs.items():
+                if run.launcher != kind:
+                    continue
+                if job_id in listed:
+                    run.missing = 0
+                    verdict = remote.scheduler_verdict(*listed[job_id])
+                else:
+                    run.missing += 1
+                    verdict = remote.scheduler_verdict("", "job no longer known to the scheduler") \
+                        if run.missing >= VANISHED_AFTER else None
+                if verdict:
+                    verdicts.append((run, verdict))
+            self.pacer.polled(bool(verdicts))
+            for run, (state, status, comment) in verdicts:
+                self._scheduler_ended(run, state, status, comment)
+
+    def _scheduler_ended(self, run, state, status, comment):
+        """The job ended without its test reporting a final state (§ issue 4: within one cycle)."""
+        key = (run.rec["testname"], run.rec["item_path"])
+        row = db.get_test(self.conn, run.rec["id"])
+        if states.is_final(row["state"], row["status"]):
+            self._absorb(run, row)
+            return
+        with db.transaction(self.conn):
+            self._set(key, state=state, status=status, comment=comment,
+                      only_states=states.RUNNING_STATES)
+        self._forget(run, "killed" if state == "KILLED" else "failed", None)
+
+    def _absorb(self, run, row):
+        """A record someone else finished: mirror, watchers, toplevel, journal, job row."""
+        from megatest import testops
+        key = (run.rec["testname"], run.rec["item_path"])
+        if run.rundir:
+            testops.deliver_journal(self.conn, run.rundir, self.plan.env)
+            row = db.get_test(self.conn, row["id"])
+        self.recs[key].update(dict(row))
+        self._notify(key)
+        if key[1]:
+            top = db.find_test(self.conn, self.run_id, key[0], "")
+            if top:
+                self.recs[(key[0], "")].update(dict(top))
+                self._notify((key[0], ""))
+        self._forget(run, "done", None)
+
+    def _forget(self, run, job_state, code):
+        self.running.pop(run.rec["id"], None)
+        if run.job:
+            with db.transaction(self.conn):
+                db.update_task(self.conn, run.job, state=job_state, exit_code=code,
+                               finished_at=time.time())
+        self.on_event("finished", rec=self.recs[(run.rec["testname"], run.rec["item_path"])])
 
     def _kill(self, run, now, status, why):
         run.kill_at, run.kill_status = now, status
@@ -679,6 +816,17 @@ class Runner:
 
     def still_running(self):
         return list(self.running.values())
+
+
+VANISHED_AFTER = 2        # scheduler polls a job may be missing before it counts as gone
+
+
+def _scheduler(kind):
+    if kind == "slurm":
+        from megatest.launch import slurm
+        return slurm
+    from megatest.launch import lsf
+    return lsf
 
 
 def _free_kib(path):

@@ -218,3 +218,12 @@ def deliver_journal(conn, rundir, environ=None):
         return outcome
 
     return rpc_client.replay_journal(rundir, deliver).delivered
+
+
+def _with_exec_operations():
+    """The calls of mt-exec (start, heartbeat with kill check, finish) share this one entry."""
+    from megatest.execops import OPERATIONS as EXEC
+    OPERATIONS.update(EXEC)
+
+
+_with_exec_operations()
