@@ -47,9 +47,6 @@ def make_plan(area, target, runname, testpatt=None, environ=None, warn=None):
     user_patt = user_patt or "%"
     plan = RunPlan(settings, target, keyvals, runname, user_patt, user_patt, env, runconfig)
     messages = plan.messages
-    if settings.launcher or settings.config.get("jobtools", "flexi-launcher"):
-        messages.append(f"{settings.where('jobtools', 'launcher')}: warning: [jobtools] launchers are not "
-                        "supported yet; every test starts on this host")
     found = testdefs.discover_tests(area, settings.tests_paths, messages.append)
     _check_named_dirs(area, user_patt, found)
     for name, path in found.items():
