@@ -64,6 +64,7 @@ def main(argv):
     conn = db.open_area_db(area, dbdir=plan.settings.dbdir)
     show = Progress(sys.stdout, live=sys.stdout.isatty() and not args["--quiet"])
     runner = Runner(plan, area, conn, opts, on_event=show.event)
+    show.state_counts = lambda: _state_counts(runner)
     syncer = _start_syncer(area, plan.settings)
     interrupted = False
     try:
@@ -176,28 +177,53 @@ class Progress:
         self.started = time.time()
         self.counts = {}
         self.last = 0.0
+        self.state_counts = None
 
     def event(self, kind, rec):
-        if kind != "finished":
+        if kind not in ("finished", "started"):
+            return
+        if kind == "started":
+            if self.live:
+                self._live()
             return
         name = rec["testname"] + (f"/{rec['item_path']}" if rec["item_path"] else "")
         self.counts[rec["status"]] = self.counts.get(rec["status"], 0) + 1
         if self.live:
-            now = time.time()
-            if now - self.last > 0.2:
-                self.last = now
-                counts = " ".join(f"{k}:{v}" for k, v in sorted(self.counts.items()))
-                self.out.write(f"\r[{now - self.started:6.1f}s] {counts}\x1b[K")
-                self.out.flush()
+            self._live()
         else:
             self.out.write(f"{rec['state']:<10} {rec['status']:<8} {name}  "
                            f"({rec.get('run_duration') or 0:.1f}s)\n")
             self.out.flush()
 
+    def _live(self):
+        """One status line, redrawn at most five times a second: records per state."""
+        now = time.time()
+        if now - self.last < 0.2:
+            return
+        self.last = now
+        by_state = self.state_counts() if self.state_counts else {}
+        states_text = " ".join(f"{k}:{v}" for k, v in sorted(by_state.items()))
+        fails = sum(v for k, v in self.counts.items() if k not in CLEAN)
+        self.out.write(f"\r[{now - self.started:6.1f}s] {states_text}  failed:{fails}\x1b[K")
+        self.out.flush()
+
     def clear(self):
         if self.live:
             self.out.write("\r\x1b[K")
             self.out.flush()
+
+
+CLEAN = ("PASS", "WARN", "CHECK", "WAIVED", "SKIP")
+
+
+def _state_counts(runner):
+    counts = {}
+    for key in runner.selected:
+        if key[1] == "" and runner.iterated.get(key[0]):
+            continue
+        state = runner.recs[key]["state"]
+        counts[state] = counts.get(state, 0) + 1
+    return counts
 
 
 def _summary(runner, plan, show, interrupted):
