@@ -38,13 +38,36 @@ def request_kill(conn, run, testpatt, this_host):
         for r in rows:
             db.set_test_state(conn, r["id"], "KILLREQ", "n/a", only_states=states.RUNNING_STATES)
     if not runner_alive:
+        _cancel_jobs(conn, rows)
         for r in rows:
+            if r["job_id"]:
+                continue                 # its scheduler job was cancelled: the record follows
             if r["host"] == this_host and r["pid"]:
                 _kill_group(r["pid"])
                 with db.transaction(conn):
                     db.set_test_state(conn, r["id"], "KILLED", "KILLED", "killed by mt-clean --kill",
                                       only_states=("KILLREQ",))
     return len(rows)
+
+
+def _cancel_jobs(conn, rows):
+    """One scancel (or bkill) for all the selected records' scheduler jobs, and their records
+    end KILLED at once: no runner is alive to see the scheduler's verdict."""
+    by_kind = {}
+    for r in rows:
+        job = db.job_row_of_test(conn, r["id"])
+        if r["job_id"] and job and job["action"] in ("slurm", "lsf"):
+            by_kind.setdefault(job["action"], []).append(r)
+    for kind, recs in by_kind.items():
+        if kind == "slurm":
+            from megatest.launch import slurm as sched
+        else:
+            from megatest.launch import lsf as sched
+        sched.cancel([r["job_id"] for r in recs], dict(os.environ))
+        with db.transaction(conn):
+            for r in recs:
+                db.set_test_state(conn, r["id"], "KILLED", "KILLED", "scheduler job cancelled by mt-clean",
+                                  only_states=states.RUNNING_STATES)
 
 
 def wait_stopped(conn, run_id, testpatt, timeout=KILL_WAIT):

@@ -490,12 +490,16 @@ class Runner:
             self.pacer.before_submit()
             words = sched.resources(self.plan.tests[key[0]].config) if hasattr(sched, "resources") else []
             job_id = sched.submit(list(choice.words), rundir, remote.quoted([remote.exec_path(env), rundir]),
-                                  self.job_tag(), words, env)
+                                  self.job_tag(), words, env, comment=job_comment(self.recs[key]["id"]))
             return key, choice.kind, None, job_id, rundir, ""
         except Exception as err:          # OSError or the scheduler's LaunchError
             if not isinstance(err, OSError) and type(err).__name__ != "LaunchError":
                 raise
             return key, choice.kind, None, None, rundir, str(err)
+
+    def _launcher_kind(self, key):
+        from megatest import remote
+        return remote.choice_for(self.settings, key).kind
 
     def job_tag(self):
         from megatest import remote
@@ -550,10 +554,12 @@ class Runner:
             if not states.is_running(r["state"]) or (key[1] == "" and self.iterated.get(key[0])):
                 continue
             job = db.job_row_of_test(self.conn, r["id"])
-            if job and job["action"] in ("template", "slurm", "lsf"):
+            kind = job["action"] if job else self._launcher_kind(key)
+            if kind in ("template", "slurm", "lsf"):
                 self.running[r["id"]] = Running(r, 0, r["shortdir"] or "", r["event_time"] or now,
-                                                child=False, job=job["id"], launcher=job["action"],
-                                                job_id=job["job_id"] or r["job_id"] or "")
+                                                child=False, job=job["id"] if job else None,
+                                                launcher=kind,
+                                                job_id=(job["job_id"] if job else "") or r["job_id"] or "")
                 self.on_event("adopted", rec=r)
                 continue
             if r["host"] and r["host"] != self.host:
@@ -607,11 +613,13 @@ class Runner:
             return
         for tid, row in remote.final_rows(self.conn, list(watched)).items():
             self._absorb(watched.pop(tid), row)
-        jobs = {run.job_id: run for run in watched.values() if run.job_id}
+        jobs = {run.job_id or job_comment(run.rec["id"]): run for run in watched.values()
+                if run.launcher in ("slurm", "lsf")}
         if not jobs:
             return
         kinds = {run.launcher for run in jobs.values()}
-        cancel = [j for j, run in jobs.items() if run.rec["id"] in killreq and run.kill_at is None]
+        cancel = [j for j, run in jobs.items()
+                  if run.job_id and run.rec["id"] in killreq and run.kill_at is None]
         for kind in kinds:
             sched = _scheduler(kind)
             mine = [j for j in cancel if jobs[j].launcher == kind]
@@ -625,15 +633,22 @@ class Runner:
             if listed is None:
                 self.pacer.polled(False)
                 continue
-            verdicts = []
+            by_comment = {c: j for j, (_, _, c) in listed.items() if c}
+            verdicts, unsubmitted = [], []
             for job_id, run in jobs.items():
                 if run.launcher != kind:
                     continue
+                if not run.job_id and job_id in by_comment:
+                    self._found_job(run, by_comment[job_id])
+                    job_id = run.job_id
                 if job_id in listed:
                     run.missing = 0
-                    verdict = remote.scheduler_verdict(*listed[job_id])
+                    verdict = remote.scheduler_verdict(*listed[job_id][:2])
                 else:
                     run.missing += 1
+                    if run.missing >= VANISHED_AFTER and not run.job_id:
+                        unsubmitted.append(run)       # the runner died before sbatch returned
+                        continue
                     verdict = remote.scheduler_verdict("", "job no longer known to the scheduler") \
                         if run.missing >= VANISHED_AFTER else None
                 if verdict:
@@ -641,6 +656,26 @@ class Runner:
             self.pacer.polled(bool(verdicts))
             for run, (state, status, comment) in verdicts:
                 self._scheduler_ended(run, state, status, comment)
+            for run in unsubmitted:
+                self._never_submitted(run)
+
+    def _found_job(self, run, job_id):
+        """A job submitted by a runner that died before recording it: adopt it."""
+        run.job_id = job_id
+        with db.transaction(self.conn):
+            self._set((run.rec["testname"], run.rec["item_path"]), job_id=job_id)
+            if run.job:
+                db.update_task(self.conn, run.job, job_id=job_id)
+
+    def _never_submitted(self, run):
+        """LAUNCHED, but the scheduler never got the job: launch it again."""
+        key = (run.rec["testname"], run.rec["item_path"])
+        with db.transaction(self.conn):
+            changed = self._set(key, state="NOT_STARTED", status="n/a", only_states=("LAUNCHED",))
+        self.running.pop(run.rec["id"], None)
+        if changed:
+            self.ready_set.discard(key)
+            self.dirty.add(key)
 
     def _scheduler_ended(self, run, state, status, comment):
         """The job ended without its test reporting a final state (§ issue 4: within one cycle)."""
@@ -819,6 +854,10 @@ class Runner:
 
 
 VANISHED_AFTER = 2        # scheduler polls a job may be missing before it counts as gone
+
+
+def job_comment(test_id):
+    return f"mt-test-{test_id}"
 
 
 def _scheduler(kind):

@@ -10,7 +10,7 @@ class LaunchError(Exception):
     pass
 
 
-def submit(extra_words, rundir, command, job_name, resource_words, env):
+def submit(extra_words, rundir, command, job_name, resource_words, env, comment=""):
     argv = ["bsub", "-J", job_name, "-o", f"{rundir}/lsf-%J.out", "-cwd", rundir,
             *resource_words, *extra_words, command]
     try:
@@ -34,7 +34,7 @@ def poll(job_name, env):
         parts = line.split()
         if len(parts) == 2:
             state = {"DONE": "COMPLETED", "EXIT": "FAILED"}.get(parts[1], parts[1])
-            jobs[parts[0]] = (state, "")
+            jobs[parts[0]] = (state, "", "")
     return jobs
 
 

@@ -25,10 +25,13 @@ def resources(testconfig):
     return words + shlex.split(section.get("options", ""))
 
 
-def submit(extra_words, rundir, command, job_name, resource_words, env):
-    """Submit one job; returns its id, or LaunchError with sbatch's message."""
+def submit(extra_words, rundir, command, job_name, resource_words, env, comment=""):
+    """Submit one job; returns its id, or LaunchError with sbatch's message. The comment names
+    the test, so a runner restarted after a crash between sbatch and its database write
+    finds the job instead of submitting it again."""
     argv = ["sbatch", "--parsable", f"--job-name={job_name}", f"--output={rundir}/slurm-%j.out",
-            f"--chdir={rundir}", *resource_words, *extra_words, "--wrap", command]
+            f"--chdir={rundir}", *([f"--comment={comment}"] if comment else []),
+            *resource_words, *extra_words, "--wrap", command]
     try:
         out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as err:
@@ -39,9 +42,10 @@ def submit(extra_words, rundir, command, job_name, resource_words, env):
 
 
 def poll(job_name, env):
-    """{job id: (state, reason)} for every job of the run squeue still knows; None on error."""
+    """{job id: (state, reason, comment)} for every job of the run squeue still knows; None on
+    error."""
     try:
-        out = subprocess.run(["squeue", f"--name={job_name}", "--states=all", "-h", "-o", "%i|%T|%r"],
+        out = subprocess.run(["squeue", f"--name={job_name}", "--states=all", "-h", "-o", "%i|%T|%r|%k"],
                              env=env, capture_output=True, text=True, timeout=TIMEOUT)
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -50,8 +54,9 @@ def poll(job_name, env):
     jobs = {}
     for line in out.stdout.splitlines():
         parts = line.strip().split("|")
-        if len(parts) == 3:
-            jobs[parts[0]] = (parts[1], "" if parts[2] in ("None", "(null)") else parts[2])
+        if len(parts) == 4:
+            jobs[parts[0]] = (parts[1], "" if parts[2] in ("None", "(null)") else parts[2],
+                              "" if parts[3] == "(null)" else parts[3])
     return jobs
 
 
