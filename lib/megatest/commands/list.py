@@ -37,7 +37,7 @@ JSON of `runs`: an array of runs, each {"run_id", "target", "keys": {key: value}
 status (the worst status of its toplevel records, stored by mt-run); "user_status" is the
 free-form status column that only users set (`n/a` until someone does). Each test is
 {"test_id", "testname", "item_path" ("" = toplevel), "state", "status", "comment", "host",
-"rundir", "run_duration", "event_time"}. `targets --json` prints {"targets": [...]};
+"rundir", "run_duration", "event_time", "job_id" (the scheduler's, "" when started directly)}. `targets --json` prints {"targets": [...]};
 `tests --json` an array of {"name", "path", "waitons", "items"}; `config --json`
 {"target", "config": {section: {key: value}}, "runconfig": {var: value}}.
 
@@ -61,7 +61,7 @@ MEGATEST_STEP = "    Step: {stepname:<20} State: {state:<10} Status: {status:<10
 # Megatest prints details and steps only for records that need a look.
 QUIET_STATUSES = ("PASS", "WARN")
 JSON_TEST_FIELDS = ("test_id", "testname", "item_path", "state", "status", "comment", "host",
-                    "rundir", "run_duration", "event_time")
+                    "rundir", "run_duration", "event_time", "job_id")
 
 
 LISTINGS = ("runs", "targets", "tests", "config")
@@ -199,7 +199,8 @@ def _print_run(sel):
           f"(run-id {run['id']}, {len(tests)} records)")
     for name, t in zip(names, tests):
         line = f"  {name:<{width}}  {t['state']:<11} {t['status']:<14} {t['run_duration'] or 0:7.1f}s"
-        print((line + ("  " + t["comment"] if t["comment"] else "")).rstrip())
+        job = f"  job {t['job_id']}" if t["job_id"] else ""
+        print((line + job + ("  " + t["comment"] if t["comment"] else "")).rstrip())
 
 
 def _name(row, sep):
