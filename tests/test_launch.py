@@ -52,3 +52,18 @@ def test_runtime_limit_is_enforced_by_mt_exec(make_area, mt_env):
     assert time.time() - start < 15
     rec = records(area, mt_env)["slow"]
     assert (rec["state"], rec["status"]) == ("KILLED", "KILLED")
+
+
+def test_ssh_launcher(make_area, mt_env, sshd):
+    import shlex
+    launcher = " ".join(shlex.quote(w) for w in sshd.ssh_command)
+    area = make_area({"a": "[ezsteps]\ns1 hostname > where\n",
+                      "b": "[requirements]\nwaiton a\n[items]\nN 1 2\n[ezsteps]\ns1 echo $N\n"},
+                     config=f"[jobtools]\nlauncher {launcher}\n")
+    out = run(area, mt_env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    recs = records(area, mt_env)
+    assert all((r["state"], r["status"]) == ("COMPLETED", "PASS") for r in recs.values())
+    assert (area / "disk0/a/b/r/b/2/s1.log").read_text() == "2\n"
+    assert "ssh" in (area / "disk0/a/b/r/a/mt_launch.log").read_text()
+    assert {a for _, a, _ in jobs(area)} == {"template"}
