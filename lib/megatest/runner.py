@@ -279,57 +279,18 @@ class Runner:
                         self._set(key, state="NOT_STARTED", status=status, comment=why)
 
     def _verdict(self, key):
-        from megatest.waiton import apply_itemmap, toplevel_verdict, upstream_verdict
+        from megatest import readiness
         name, path = key
         t = self.plan.tests[name]
-        worst, why = "ok", ""
-        rank = {"ok": 0, "wait": 1, "blocked": 2, "failed": 3}
-        for up in t.deps.waitons:
-            if up not in self.plan.tests:
-                continue
-            top = self.recs[(up, "")]
-            if "toplevel" in t.deps.modes:
-                v, w = toplevel_verdict(top["state"], top["status"]), (up, "")
-            elif t.deps.itemwait and self.iterated.get(up) and path:
-                if not self.expanded.get(up):
-                    v, w = "wait", (up, "")
-                else:
-                    upath = apply_itemmap(t.deps.map_for(up), path)
-                    w = (up, upath)
-                    ur = self.recs.get(w)
-                    if ur is None:
-                        if not self._final((up, "")) and top["state"] != "NOT_STARTED":
-                            v = "wait"
-                        else:
-                            v = "blocked"
-                            why_missing = f"upstream {up} has no item {upath}"
-                            if rank[v] > rank[worst]:
-                                worst, why = v, why_missing
-                            continue
-                    else:
-                        v = upstream_verdict(ur["state"], ur["status"])
-            elif t.deps.itemwait and self.iterated.get(up) and path == "":
-                v, w = self._gate_verdict(top), (up, "")
-            else:
-                v, w = upstream_verdict(top["state"], top["status"]), (up, "")
-            if v == "wait":
-                self._watch(w, key)
-            if rank[v] > rank[worst]:
-                worst = v
-                label = up if not w[1] else f"{up}/{w[1]}"
-                why = f"upstream {label} failed" if v == "failed" else f"upstream {label} did not run"
+        worst, why, watch = readiness.verdict(t, key, self.plan.tests, self.recs, self.iterated,
+                                              self.expanded, self._final)
+        for upstream in watch:
+            self._watch(upstream, key)
         if worst == "ok" and "exclusive" in t.deps.modes and db.running_elsewhere(
                 self.conn, self.run_id, name, path, states.RUNNING_STATES):
             self._watch(("exclusive", ""), key)
             return "wait", ""
         return worst, why
-
-    def _gate_verdict(self, top):
-        if top["state"] in ("RUNNING", "COMPLETED"):
-            return "ok"
-        if top["state"] == "NOT_STARTED" and top["status"] in states.BLOCKED_STATUSES:
-            return "blocked"
-        return "failed" if states.is_final(top["state"], top["status"]) else "wait"
 
     def _expand_now(self, key):
         """Late expansion of an iterated test once its waitons allow it (behaviour.md §7.5)."""
