@@ -79,6 +79,113 @@ def scheduler_verdict(job_state, reason):
     return "COMPLETED", "DEAD", why
 
 
+# ---------------------------------------------------------------- watching (the runner's side)
+
+VANISHED_AFTER = 2        # scheduler polls a job may be missing before it counts as gone
+
+
+def job_comment(test_id):
+    """Each scheduler job names its test, so a restarted runner finds jobs it never recorded."""
+    return f"mt-test-{test_id}"
+
+
+def scheduler_module(kind):
+    if kind == "slurm":
+        from megatest.launch import slurm
+        return slurm
+    from megatest.launch import lsf
+    return lsf
+
+
+def watch(runner, now, killreq):
+    """Records run elsewhere: absorb the final ones; ask the scheduler about all of the run's
+    jobs with one query per cycle (adaptive interval), and cancel killed ones with one call."""
+    watched = {tid: run for tid, run in runner.running.items() if run.launcher != "direct"}
+    if not watched:
+        return
+    for tid, row in final_rows(runner.conn, list(watched)).items():
+        runner._absorb(watched.pop(tid), row)
+    jobs = {run.job_id or job_comment(run.rec["id"]): run for run in watched.values()
+            if run.launcher in ("slurm", "lsf")}
+    if not jobs:
+        return
+    kinds = {run.launcher for run in jobs.values()}
+    cancel = [j for j, run in jobs.items()
+              if run.job_id and run.rec["id"] in killreq and run.kill_at is None]
+    for kind in kinds:
+        sched = scheduler_module(kind)
+        mine = [j for j in cancel if jobs[j].launcher == kind]
+        if mine:
+            sched.cancel(mine, runner.plan.env)
+            for j in mine:
+                jobs[j].kill_at = now
+        if now < runner.pacer.next_poll and not mine:
+            continue
+        listed = sched.poll(runner.job_tag(), runner.plan.env)
+        if listed is None:
+            runner.pacer.polled(False)
+            continue
+        by_comment = {c: j for j, (_, _, c) in listed.items() if c}
+        verdicts, unsubmitted = [], []
+        for job_id, run in jobs.items():
+            if run.launcher != kind:
+                continue
+            if not run.job_id and job_id in by_comment:
+                found_job(runner, run, by_comment[job_id])
+                job_id = run.job_id
+            if job_id in listed:
+                run.missing = 0
+                verdict = scheduler_verdict(*listed[job_id][:2])
+            else:
+                run.missing += 1
+                if run.missing >= VANISHED_AFTER and not run.job_id:
+                    unsubmitted.append(run)       # the runner died before sbatch returned
+                    continue
+                verdict = scheduler_verdict("", "job no longer known to the scheduler") \
+                    if run.missing >= VANISHED_AFTER else None
+            if verdict:
+                verdicts.append((run, verdict))
+        runner.pacer.polled(bool(verdicts))
+        for run, (state, status, comment) in verdicts:
+            scheduler_ended(runner, run, state, status, comment)
+        for run in unsubmitted:
+            never_submitted(runner, run)
+
+
+def found_job(runner, run, job_id):
+    """A job submitted by a runner that died before recording it: adopt it."""
+    run.job_id = job_id
+    with db.transaction(runner.conn):
+        runner._set((run.rec["testname"], run.rec["item_path"]), job_id=job_id)
+        if run.job:
+            db.update_task(runner.conn, run.job, job_id=job_id)
+
+
+def never_submitted(runner, run):
+    """LAUNCHED, but the scheduler never got the job: launch it again."""
+    key = (run.rec["testname"], run.rec["item_path"])
+    with db.transaction(runner.conn):
+        changed = runner._set(key, state="NOT_STARTED", status="n/a", only_states=("LAUNCHED",))
+    runner.running.pop(run.rec["id"], None)
+    if changed:
+        runner.ready_set.discard(key)
+        runner.dirty.add(key)
+
+
+def scheduler_ended(runner, run, state, status, comment):
+    """The job ended without its test reporting a final state: DEAD (KILLED if cancelled),
+    within one polling cycle instead of after deadtime."""
+    key = (run.rec["testname"], run.rec["item_path"])
+    row = db.get_test(runner.conn, run.rec["id"])
+    if states.is_final(row["state"], row["status"]):
+        runner._absorb(run, row)
+        return
+    with db.transaction(runner.conn):
+        runner._set(key, state=state, status=status, comment=comment,
+                    only_states=states.RUNNING_STATES)
+    runner._forget(run, "killed" if state == "KILLED" else "failed", None)
+
+
 def quoted(words):
     return " ".join(shlex.quote(w) for w in words)
 

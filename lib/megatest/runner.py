@@ -447,11 +447,11 @@ class Runner:
                 pid = remote.start_template(choice, self.plan, self.recs[key], rundir, env,
                                             self.run_id, useshell)
                 return key, "template", pid, None, rundir, ""
-            sched = _scheduler(choice.kind)
+            sched = remote.scheduler_module(choice.kind)
             self.pacer.before_submit()
             words = sched.resources(self.plan.tests[key[0]].config) if hasattr(sched, "resources") else []
             job_id = sched.submit(list(choice.words), rundir, remote.quoted([remote.exec_path(env), rundir]),
-                                  self.job_tag(), words, env, comment=job_comment(self.recs[key]["id"]))
+                                  self.job_tag(), words, env, comment=remote.job_comment(self.recs[key]["id"]))
             return key, choice.kind, None, job_id, rundir, ""
         except Exception as err:          # OSError or the scheduler's LaunchError
             if not isinstance(err, OSError) and type(err).__name__ != "LaunchError":
@@ -567,88 +567,8 @@ class Runner:
             self._notify(("exclusive", ""))
 
     def _watch_remote(self, now, killreq):
-        """Records run elsewhere: absorb the final ones; ask the scheduler about the rest."""
         from megatest import remote
-        watched = {tid: run for tid, run in self.running.items() if run.launcher != "direct"}
-        if not watched:
-            return
-        for tid, row in remote.final_rows(self.conn, list(watched)).items():
-            self._absorb(watched.pop(tid), row)
-        jobs = {run.job_id or job_comment(run.rec["id"]): run for run in watched.values()
-                if run.launcher in ("slurm", "lsf")}
-        if not jobs:
-            return
-        kinds = {run.launcher for run in jobs.values()}
-        cancel = [j for j, run in jobs.items()
-                  if run.job_id and run.rec["id"] in killreq and run.kill_at is None]
-        for kind in kinds:
-            sched = _scheduler(kind)
-            mine = [j for j in cancel if jobs[j].launcher == kind]
-            if mine:
-                sched.cancel(mine, self.plan.env)
-                for j in mine:
-                    jobs[j].kill_at = now
-            if now < self.pacer.next_poll and not mine:
-                continue
-            listed = sched.poll(self.job_tag(), self.plan.env)
-            if listed is None:
-                self.pacer.polled(False)
-                continue
-            by_comment = {c: j for j, (_, _, c) in listed.items() if c}
-            verdicts, unsubmitted = [], []
-            for job_id, run in jobs.items():
-                if run.launcher != kind:
-                    continue
-                if not run.job_id and job_id in by_comment:
-                    self._found_job(run, by_comment[job_id])
-                    job_id = run.job_id
-                if job_id in listed:
-                    run.missing = 0
-                    verdict = remote.scheduler_verdict(*listed[job_id][:2])
-                else:
-                    run.missing += 1
-                    if run.missing >= VANISHED_AFTER and not run.job_id:
-                        unsubmitted.append(run)       # the runner died before sbatch returned
-                        continue
-                    verdict = remote.scheduler_verdict("", "job no longer known to the scheduler") \
-                        if run.missing >= VANISHED_AFTER else None
-                if verdict:
-                    verdicts.append((run, verdict))
-            self.pacer.polled(bool(verdicts))
-            for run, (state, status, comment) in verdicts:
-                self._scheduler_ended(run, state, status, comment)
-            for run in unsubmitted:
-                self._never_submitted(run)
-
-    def _found_job(self, run, job_id):
-        """A job submitted by a runner that died before recording it: adopt it."""
-        run.job_id = job_id
-        with db.transaction(self.conn):
-            self._set((run.rec["testname"], run.rec["item_path"]), job_id=job_id)
-            if run.job:
-                db.update_task(self.conn, run.job, job_id=job_id)
-
-    def _never_submitted(self, run):
-        """LAUNCHED, but the scheduler never got the job: launch it again."""
-        key = (run.rec["testname"], run.rec["item_path"])
-        with db.transaction(self.conn):
-            changed = self._set(key, state="NOT_STARTED", status="n/a", only_states=("LAUNCHED",))
-        self.running.pop(run.rec["id"], None)
-        if changed:
-            self.ready_set.discard(key)
-            self.dirty.add(key)
-
-    def _scheduler_ended(self, run, state, status, comment):
-        """The job ended without its test reporting a final state (§ issue 4: within one cycle)."""
-        key = (run.rec["testname"], run.rec["item_path"])
-        row = db.get_test(self.conn, run.rec["id"])
-        if states.is_final(row["state"], row["status"]):
-            self._absorb(run, row)
-            return
-        with db.transaction(self.conn):
-            self._set(key, state=state, status=status, comment=comment,
-                      only_states=states.RUNNING_STATES)
-        self._forget(run, "killed" if state == "KILLED" else "failed", None)
+        remote.watch(self, now, killreq)
 
     def _absorb(self, run, row):
         """A record someone else finished: mirror, watchers, toplevel, journal, job row."""
@@ -812,21 +732,6 @@ class Runner:
 
     def still_running(self):
         return list(self.running.values())
-
-
-VANISHED_AFTER = 2        # scheduler polls a job may be missing before it counts as gone
-
-
-def job_comment(test_id):
-    return f"mt-test-{test_id}"
-
-
-def _scheduler(kind):
-    if kind == "slurm":
-        from megatest.launch import slurm
-        return slurm
-    from megatest.launch import lsf
-    return lsf
 
 
 def _free_kib(path):
