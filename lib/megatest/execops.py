@@ -6,9 +6,8 @@ wrapper's record there and applies the same §11.6 rules the local runner does).
 """
 import time
 
-from megatest import db, states
+from megatest import db
 
-START_OK = ("NOT_STARTED", "LAUNCHED", "INCOMPLETE", "KILLED", "UNKNOWN", "STUCK")
 
 
 def start(conn, test_id, test, params, where=""):

@@ -16,7 +16,6 @@ import json
 import os
 import signal
 import socket
-import sys
 import time
 
 from megatest.errors import MtError, UsageError

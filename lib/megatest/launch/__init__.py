@@ -9,7 +9,7 @@ anything else (ssh host, nbfake, env ...) is run as a command: the test's wrappe
 %RUNID% %TESTID% %TARGET% %RUNNAME% (substituted, shell-quoted).
 """
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 KINDS = ("direct", "template", "slurm", "lsf")
 
