@@ -475,3 +475,25 @@ def test_20_direct_and_20_served_writers_lose_nothing(served, reaped):
     requests = served.ping()["requests"]
     assert requests["status"] == writers and requests["data"] == writers
     assert requests["step"] == 2 * writers
+
+
+def test_a_second_server_with_another_live_db_dir_is_refused(served, tmp_path):
+    other_env = dict(served.env, MT_TMPDIR=str(tmp_path / "elsewhere-tmp"))
+    out = mt("serve", "--area", served.top, "--ensure", env=other_env)
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"mt-serve: error: a server (pid {served.info()['pid']}) "
+                                 "already serves this area from another live database directory")
+    status = mt("serve", "--area", served.top, "--status", env=other_env)   # found by a ping
+    assert status.returncode == 0 and f"pid: {served.info()['pid']}" in status.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--ensure", "--stop"], "mt-serve: error: bad or missing arguments: --ensure --stop"),
+    (["--port", "x"], "mt-serve: error: --port expects an integer, got 'x'"),
+    (["--port", "70000"], "mt-serve: error: --port must be at most 65535, got 70000"),
+    (["--bogus"], "mt-serve: error: unknown option --bogus"),
+])
+def test_usage_errors(args, message, mt_env):
+    out = mt("serve", *args, env=mt_env)
+    assert out.returncode == 2
+    assert out.stderr.splitlines()[0] == message

@@ -366,6 +366,7 @@ class Server:
         if self._lock_fd is None:
             return False
         try:
+            refuse_other_server(self.area, self.settings)
             self._start_locked()
         except BaseException:
             self.close()
@@ -490,13 +491,36 @@ def bin_dir():
 
 # ---------------------------------------------------------------- status and stop, from outside
 
-def status(area, settings, home):
-    """The running server's server.json (with "alive"), or None. On the home host the lock
-    decides; elsewhere a ping does (a lock cannot be seen from another host)."""
+def other_server(area):
+    """server.json of a live server on this host whose lock this process cannot see (it uses
+    another live database directory: MT_TMPDIR or [setup] dbdir differ), or None."""
     from megatest import rpc_client
     info = rpc_client.read_server(area.toppath)
-    if home:
-        return dict(info or {}, alive=True) if is_running(area, settings) else None
+    if not info or info.get("host") != socket.gethostname() or info.get("pid") == os.getpid():
+        return None
+    if time.time() - (info.get("heartbeat") or 0) > STALE_AFTER:
+        return None
+    return info if _is_server_process(info.get("pid")) else None
+
+
+def refuse_other_server(area, settings):
+    """MtError when a server of this area runs here with another live database directory:
+    two servers would write two live databases."""
+    other = other_server(area)
+    if other:
+        raise MtError(f"a server (pid {other['pid']}) already serves this area from another "
+                      f"live database directory than {os.path.dirname(settings.live_db_path())}",
+                      hint="use the MT_TMPDIR and [setup] dbdir that server uses, "
+                           "or stop it there (mt-serve --stop)")
+
+
+def status(area, settings, home):
+    """The running server's server.json (with "alive"), or None. On the home host the lock
+    decides; else (or when the lock is in another live database directory) a ping does."""
+    from megatest import rpc_client
+    info = rpc_client.read_server(area.toppath)
+    if home and is_running(area, settings):
+        return dict(info or {}, alive=True)
     if info is None:
         return None
     client = rpc_client.Client(area.toppath, patience=0, timeout=5)

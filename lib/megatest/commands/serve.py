@@ -1,8 +1,7 @@
 """Serve the area's live database to processes on other hosts, and run its background jobs.
 
 Usage:
-  mt-serve [--area DIR] [--ensure | --stop | --status] [--port N] [--bind ADDR]
-  mt-serve --crontab [--area DIR]
+  mt-serve [--area DIR] [--ensure | --stop | --status | --crontab] [--port N] [--bind ADDR]
   mt-serve (-h | --help)
 
 Options:
@@ -46,6 +45,9 @@ RUNNER = ("import sys; from megatest.entry import run_command; "
 
 def main(argv):
     args = parse(__doc__, argv)
+    port = int_option(args, "--port", minimum=0)
+    if port > 65535:
+        raise MtError(f"--port must be at most 65535, got {port}")
     from megatest.area import find_area
     from megatest import homehost, settings as settings_mod
     area = find_area(args["--area"])
@@ -54,9 +56,6 @@ def main(argv):
         from megatest.commands.sync import crontab_line
         print(crontab_line(area, "mt-serve", "--ensure"))
         return 0
-    port = int_option(args, "--port", minimum=0)
-    if port > 65535:
-        raise MtError(f"--port must be at most 65535, got {port}")
     if args["--status"]:
         home = homehost.home_host(area, s)
         return _status(area, s, not home or homehost.is_home(home))
@@ -90,6 +89,7 @@ def _ensure(area, s, port, bind):
     if rpc_server.is_running(area, s):
         print(f"mt-serve: already running{_where(area)}")
         return 0
+    rpc_server.refuse_other_server(area, s)
     proc, log = _start_detached(area, port, bind)
     deadline = time.monotonic() + ENSURE_WAIT
     while time.monotonic() < deadline:
