@@ -402,6 +402,11 @@ def _row(category, variable, value):
             "tol": "", "units": "", "comment": "", "status": "pass", "type": ""}
 
 
+def test_the_journal_has_one_name():
+    from megatest import testops
+    assert testops.JOURNAL == rpc_client.JOURNAL
+
+
 def test_replay_stops_at_the_first_unreachable_and_keeps_the_rest(tmp_path):
     rundir = str(tmp_path)
     for n in range(4):

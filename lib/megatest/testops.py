@@ -21,6 +21,8 @@ from megatest.errors import MtError
 PROTECTED_STATES = frozenset((states.KILLREQ, states.KILLED, states.CLEANING, states.REMOVING,
                               states.ARCHIVE_REMOVING, states.DELETED))
 TEST_REF_FIELDS = ("id", "target", "runname", "testname", "item_path")
+JOURNAL = os.path.join(".mt", "journal")   # = rpc_client.JOURNAL; named here so that mt-test on
+                                           # the home host looks for one without importing rpc_client
 
 
 def test_ref(ident):
@@ -203,9 +205,9 @@ def deliver_journal(conn, rundir, environ=None):
     """Apply the undelivered calls kept in RUNDIR's journal to CONN, in order, firing the
     triggers they cause; returns the number applied. The runner calls this when a test on
     another host ends, and mt-serve for running tests when it starts and every sweep."""
-    from megatest import rpc_client, triggers
-    if not os.path.exists(rpc_client.journal_path(rundir)):
+    if not os.path.exists(os.path.join(rundir, JOURNAL)):
         return 0
+    from megatest import rpc_client, triggers
 
     def deliver(cmd, params):
         try:
