@@ -546,10 +546,19 @@ def stop(area, settings, wait=10.0):
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        if not is_running(area, settings):
+        if not is_running(area, settings) and _gone(pid):
             return "stopped"
         time.sleep(0.05)
     return "still running"
+
+
+def _gone(pid):
+    """The process has ended (a zombie waiting for its parent counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def _is_server_process(pid):
