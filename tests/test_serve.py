@@ -244,6 +244,22 @@ def test_token_file_is_private(served):
     assert mode == 0o600
 
 
+def test_server_group_and_hostname_settings(tmp_path, mt_env):
+    import grp
+    group = grp.getgrgid(os.getgid()).gr_name
+    made = Served(tmp_path / "area", mt_env)
+    with open(made.top / "megatest.config", "a") as cfg:
+        cfg.write(f"\n[server]\ngroup {group}\nhostname 127.0.0.1\n")
+    try:
+        assert made.serve("--ensure").returncode == 0
+        st = os.stat(rpc_client.token_file(str(made.area.toppath)))
+        assert (st.st_mode & 0o777, st.st_gid) == (0o640, os.getgid())
+        assert made.info()["address"] == "127.0.0.1"
+        assert made.ping()
+    finally:
+        made.serve("--stop")
+
+
 # ---------------------------------------------------------------- one server per area
 
 def test_ensure_twice_gives_one_server_and_status_and_stop(served):

@@ -312,7 +312,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def log_message(self, fmt, *args):
-        log.debug("http client=%s %s", self.client_address[0], fmt % args)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("http client=%s %s", self.client_address[0], fmt % args)
 
 
 def _parse(body):
