@@ -136,3 +136,18 @@ def test_sync_usage_errors(ran_area, mt_env):
     assert out.returncode == 2 and "--interval" in out.stderr
     out = mt("sync", "--crontab", "--area", ran_area, env=mt_env)
     assert out.returncode == 0 and out.stdout.startswith("* * * * * ") and "--for 60" in out.stdout
+
+
+def test_next_minutes_syncer_takes_over_from_one_about_to_end(ran_area, mt_env):
+    cmd = [str(BIN / "mt-sync"), "--area", str(ran_area), "--for", "4", "--interval", "1"]
+    first = subprocess.Popen(cmd, env=mt_env)
+    time.sleep(3.0)                      # the first ends within the handover window
+    second = subprocess.Popen(cmd, env=mt_env)
+    time.sleep(2.5)
+    try:
+        assert first.poll() is not None          # the first has finished its time
+        assert second.poll() is None             # the newcomer waited and took over
+    finally:
+        for p in (first, second):
+            p.terminate()
+            p.wait()

@@ -158,15 +158,21 @@ def shared_is_newer(live_path, shared_path):
         conn.close()
 
 
+HANDOVER = 2.0             # s: a newcomer waits for a holder this close to its end
+
+
 def run(live_path, shared_path, lock_file, interval=DEFAULT_INTERVAL, until=None, stop=None,
         on_result=None, on_error=None):
     """Sync whenever something changed, checking interval/5 apart, while holding the one
-    syncer lock; returns False at once when another syncer holds it."""
-    lock = locks.try_hold(lock_file)
+    syncer lock. Returns False at once when another syncer holds it, unless that one is
+    about to end (cron starts the next `--for 60` syncer at the minute the last one ends):
+    then this one waits for the lock and takes over, so no minute goes unsynced."""
+    check = max(MIN_CHECK, interval / CHECKS_PER_INTERVAL)
+    lock = _take_over(lock_file, check, until)
     if lock is None:
         return False
     try:
-        check = max(MIN_CHECK, interval / CHECKS_PER_INTERVAL)
+        _announce(lock, until)
         last_error = 0.0
         while True:
             try:
@@ -189,16 +195,46 @@ def run(live_path, shared_path, lock_file, interval=DEFAULT_INTERVAL, until=None
         locks.release(lock)
 
 
+def _take_over(lock_file, check, until):
+    """The lock, or None: wait only for a holder that announced it ends within HANDOVER."""
+    lock = locks.try_hold(lock_file)
+    while lock is None:
+        holder_end = _holder_deadline(lock_file)
+        now = time.time()
+        if holder_end is None or holder_end - now > HANDOVER or (until and now >= until):
+            return None
+        time.sleep(min(check, 0.2))
+        lock = locks.try_hold(lock_file)
+    return lock
+
+
+def _announce(fd, until):
+    """Write this holder's end time into the lock file (0: no end) for newcomers to read."""
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()} {until or 0:.3f}\n".encode(), 0)
+
+
+def _holder_deadline(lock_file):
+    try:
+        with open(lock_file) as f:
+            parts = f.read().split()
+        end = float(parts[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return end or None
+
+
 def start_background(live_path, shared_path, lock_file, interval=1.0):
     """A syncer thread for the life of a runner; it retries the lock if cron's syncer holds it.
     Returns (thread, stop event)."""
     stop = threading.Event()
+    retry = max(MIN_CHECK, interval / CHECKS_PER_INTERVAL)
 
     def loop():
         while not stop.is_set():
             if run(live_path, shared_path, lock_file, interval, stop=stop):
                 return
-            stop.wait(interval)
+            stop.wait(retry)
 
     thread = threading.Thread(target=loop, name="mt-sync", daemon=True)
     thread.start()

@@ -65,7 +65,8 @@ def crontab_line(area, command, args):
     """A crontab line running a project command for this area every minute."""
     exe = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), command)
     env = f"MT_TMPDIR={shlex.quote(os.environ['MT_TMPDIR'])} " if os.environ.get("MT_TMPDIR") else ""
-    return f"* * * * * {env}{shlex.quote(exe)} --area {shlex.quote(area.toppath)} {args} >/dev/null 2>&1"
+    line = f"{env}{shlex.quote(exe)} --area {shlex.quote(area.toppath)} {args} >/dev/null 2>&1"
+    return "* * * * * " + line.replace("%", "\\%")      # cron turns a bare % into a newline
 
 
 def _seconds(text, name):
