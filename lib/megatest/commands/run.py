@@ -55,6 +55,7 @@ def main(argv):
         raise MtError(f"this area's home host is {home}; mt-run runs tests from there",
                       hint=f"ssh {home} mt-run ..., or mt-run ... --queue (the area server starts it there)")
     rundir.check_disks(plan.settings, warn)
+    _note_server_for_remote_tests(area, plan, warn)
     rundir.ensure_linktree(plan.settings)
     opts = Options(rerun=tuple(_statuses(args["--rerun"])), rerun_clean=args["--rerun-clean"],
                    rerun_all=args["--rerun-all"], max_jobs=int_option(args, "-j", minimum=1))
@@ -82,6 +83,16 @@ def main(argv):
     code = runner.exit_code()
     _summary(runner, plan, show, interrupted)
     return 130 if interrupted else code
+
+
+def _note_server_for_remote_tests(area, plan, warn):
+    """Tests launched elsewhere report through the area server: say so when none runs."""
+    from megatest import locks, remote, rpc_server
+    kinds = {remote.choice_for(plan.settings, (name, "")).kind for name in plan.tests}
+    if kinds <= {"direct"} or locks.is_held(rpc_server.lock_path(area, plan.settings)):
+        return
+    warn("mt-run: note: no area server runs; tests a launcher puts on other hosts report "
+         f"through it (start one: mt-serve --ensure --area {area.toppath}, or its cron line)")
 
 
 def _queue(area, plan, args):
