@@ -1,6 +1,7 @@
 """Everything a record needs on disk before it starts: directory, links, files, environment."""
 import os
 import sys
+from dataclasses import dataclass, field
 
 from megatest import rundir as rd
 from megatest import homehost, testenv, triggers
@@ -38,6 +39,15 @@ def bin_dir():
         else os.path.dirname(sys.executable)
 
 
+@dataclass
+class Caches:
+    """What one runner remembers between launches (each saves file-system work per test)."""
+    made_links: set = field(default_factory=set)     # link-tree links already made
+    test_files: dict = field(default_factory=dict)   # small test dirs read into memory
+    env_lines: dict = field(default_factory=dict)    # quoted megatest.sh/.csh lines
+    scripts: dict = field(default_factory=dict)      # wrapper script per test
+
+
 def prepare(runner, key):
     """Create the run directory and its files; returns (physical dir, link dir, env, script).
 
@@ -54,7 +64,7 @@ def prepare(runner, key):
         rd.clean_dir(phys)
         fresh = True
     os.makedirs(phys, exist_ok=not fresh)
-    made = runner.__dict__.setdefault("made_links", set())
+    made = runner.caches.made_links
     if link_top not in made:
         rd.ensure_link(link_top, phys_top)
         made.add(link_top)
@@ -65,7 +75,7 @@ def prepare(runner, key):
         with open(os.path.join(phys, direct.LAUNCH_LOG), "a") as log:
             rd.copy_test(t.path, phys, s.testcopycmd, log, made=True)
     else:
-        rd.copy_test(t.path, phys, made=True, cache=runner.__dict__.setdefault("test_files", {}))
+        rd.copy_test(t.path, phys, made=True, cache=runner.caches.test_files)
     for step, rules in t.logpro.items():
         path = os.path.join(phys, f"{step}.logpro")
         if not os.path.exists(path):
@@ -73,7 +83,7 @@ def prepare(runner, key):
                 f.write(rules + "\n")
     item = _item_of(runner, t, key[1])
     env = test_environment(plan, t, rec, item, phys, link, runner.conn_path, runner.run_id)
-    rd.write_env_files(phys, env, s.blacklist, runner.__dict__.setdefault("env_lines", {}))
+    rd.write_env_files(phys, env, s.blacklist, runner.caches.env_lines)
     direct.prepare(phys, fresh)
     if t.triggers or not fresh:
         triggers.write_spec(phys, t.triggers)
@@ -81,7 +91,7 @@ def prepare(runner, key):
 
 
 def _script(runner, t):
-    cache = runner.__dict__.setdefault("scripts", {})
+    cache = runner.caches.scripts
     if t.name not in cache:
         cache[t.name] = direct.wrapper_text(t.runscript, t.ezsteps)
     return cache[t.name]

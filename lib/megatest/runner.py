@@ -82,7 +82,9 @@ class Runner:
         self.item_values = {}     # (testname, item_path) -> {var: value}
         self.item_total = {}      # testname -> number of items expanded (before selection)
         from megatest.launch.slurm import Pacer
+        from megatest.launchprep import Caches
         self.pacer = Pacer()      # scheduler submissions and polls
+        self.caches = Caches()    # launch work remembered between tests
 
     # ------------------------------------------------------------ setup
 
