@@ -11,7 +11,9 @@ from megatest import db
 
 
 def start(conn, test_id, test, params, where=""):
-    """Behaviour.md §11.1: may this executor run the test? Marks REMOTEHOSTSTART if so."""
+    """Behaviour.md §11.1: may this executor run the test? Marks REMOTEHOSTSTART if so.
+    The same scheduler job starting again (requeued after a node failure) may: its earlier
+    run is gone by the scheduler's word."""
     now = time.time()
     with db.transaction(conn):
         row = db.get_test(conn, test_id)
@@ -20,8 +22,9 @@ def start(conn, test_id, test, params, where=""):
             return {"code": 0, "run": False, "why": "kill requested"}
         if row["state"] in ("REMOVING", "DELETED", "CLEANING"):
             return {"code": 0, "run": False, "why": f"record is {row['state']}"}
+        requeued = bool(params.get("job_id")) and params.get("job_id") == row["job_id"]
         if row["state"] in ("RUNNING", "REMOTEHOSTSTART") and row["heartbeat_at"] and \
-                now - row["heartbeat_at"] < 30 and row["pid"] != params.get("pid"):
+                now - row["heartbeat_at"] < 30 and row["pid"] != params.get("pid") and not requeued:
             return {"code": 0, "run": False, "why": "another executor is running it"}
         db.set_test_state(conn, test_id, "REMOTEHOSTSTART", "n/a", host=params.get("host", ""),
                           pid=params.get("pid"), event_time=now, heartbeat_at=now,

@@ -682,7 +682,9 @@ class Runner:
         """Heartbeat the tests this runner watches and itself; sweep the rest of the area."""
         from megatest import sweeper
         with db.transaction(self.conn):
-            db.heartbeat_tests(self.conn, list(self.running), now)
+            # tests run elsewhere heartbeat through their own wrapper (mt-exec), never here
+            db.heartbeat_tests(self.conn, [tid for tid, run in self.running.items()
+                                           if run.launcher == "direct"], now)
             db.heartbeat_jobs(self.conn, [run.job for run in self.running.values() if run.job], now)
             db.update_task(self.conn, self.task_id, heartbeat_at=now)
         for row in sweeper.sweep_once(self.conn, self.host, self.settings.deadtime,

@@ -52,7 +52,9 @@ def main(argv):
 def _run(record, rundir, spec, env):
     from megatest.launch import direct
     host = socket.gethostname()
-    start = record.call("exec-start", host=host, pid=os.getpid(), uname=" ".join(os.uname()))
+    job_id = os.environ.get("SLURM_JOB_ID") or os.environ.get("LSB_JOBID") or ""
+    start = record.call("exec-start", host=host, pid=os.getpid(), uname=" ".join(os.uname()),
+                        job_id=job_id)
     if not start.get("run", True) or start.get("journaled"):
         print(f"mt-exec: not running: {start.get('why', 'the area server is unreachable')}")
         return 0 if start.get("why") else 1
