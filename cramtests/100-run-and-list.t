@@ -43,7 +43,7 @@ as it finishes, then a summary; exit 0 means every test is clean.
   COMPLETED  PASS     hello  \(\d+\.\ds\) (re)
   COMPLETED  PASS     pair/large  \(\d+\.\ds\) (re)
   COMPLETED  PASS     pair/small  \(\d+\.\ds\) (re)
-  run x86/linux/r1: 3 records in \d+\.\ds: 3 PASS (re)
+  run x86/linux/r1: 3 tests and items in \d+\.\ds: 3 PASS (re)
   $ cat lt/x86/linux/r1/hello/greet.log lt/x86/linux/r1/hello/flags.log
   hello from x86
   -O2 -m64
@@ -99,7 +99,7 @@ The other listings:
 Running the same command again resumes the run: finished tests are kept, nothing relaunches.
 
   $ mt-run --target x86/linux --runname r1 --quiet; echo "exit $?"
-  run x86/linux/r1: 3 records in \d+\.\ds: 3 PASS (re)
+  run x86/linux/r1: 3 tests and items in \d+\.\ds: 3 PASS (re)
   exit 0
   $ mt-list runs --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
   1

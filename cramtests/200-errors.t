@@ -100,4 +100,4 @@ warning:
   COMPLETED  PASS     self  \(\d+\.\ds\) (re)
   COMPLETED  PASS     t1  \(\d+\.\ds\) (re)
   COMPLETED  PASS     w  \(\d+\.\ds\) (re)
-  run a/b/r: 3 records in \d+\.\ds: 3 PASS (re)
+  run a/b/r: 3 tests and items in \d+\.\ds: 3 PASS (re)

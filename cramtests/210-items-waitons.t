@@ -92,7 +92,7 @@ mode itemwait: down/N waits only on up/N; up/2 fails, so only down/2 is blocked:
   $ mt-run --target a/b --runname r --quiet > out; echo "exit $?"
   exit 1
   $ tail -n +$(grep -n '^run a/b/r' out | cut -d: -f1) out
-  run a/b/r: 17 records in *s: 2 FAIL, 12 PASS, 1 PREQ_DISCARDED, 2 PREQ_FAIL (glob)
+  run a/b/r: 17 tests and items in *s: 2 FAIL, 12 PASS, 1 PREQ_DISCARDED, 2 PREQ_FAIL (glob)
     COMPLETED/FAIL  bad (failed at step s1)  log: */area/lt/a/b/r/bad/s1.log (glob)
     NOT_STARTED/PREQ_FAIL  blocked (upstream bad failed)
     NOT_STARTED/PREQ_DISCARDED  discarded (upstream blocked did not run)

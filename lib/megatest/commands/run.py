@@ -248,7 +248,7 @@ def _summary(runner, plan, show, interrupted):
     total = sum(counts.values())
     elapsed = time.time() - show.started
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-    out.write(f"run {plan.target}/{plan.runname}: {total} records in {elapsed:.1f}s: {summary}\n")
+    out.write(f"run {plan.target}/{plan.runname}: {total} tests and items in {elapsed:.1f}s: {summary}\n")
     for r in runner.failures():
         name = r["testname"] + (f"/{r['item_path']}" if r["item_path"] else "")
         where = r["rundir"] or ""
