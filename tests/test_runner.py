@@ -338,7 +338,7 @@ def assert_nothing_written(area):
     assert not (area / "disk0/a").exists()
 
 
-@pytest.mark.parametrize("target", ["a", "a/b/c", "a/", "a/%"])
+@pytest.mark.parametrize("target", ["a", "a/b/c", "a/", "a/%", "../b", "a/.."])
 def test_bad_target(make_area, mt_env, target):
     area = make_area({"t1": "[ezsteps]\ns1 true\n"})
     out = run(area, mt_env, target=target)

@@ -77,8 +77,9 @@ def split_target(target, keys):
         raise MtError(f"target {target!r} has {len(parts)} part(s) but the area has {len(keys)} keys "
                       f"({'/'.join(keys)})", hint=f"--target {'/'.join('<' + k + '>' for k in keys)}")
     for part in parts:
-        if not part or BAD_TARGET_CHARS & set(part):
-            raise MtError(f"target {target!r}: part {part!r} is empty or contains whitespace, %, * or ,")
+        if not part or BAD_TARGET_CHARS & set(part) or part in (".", ".."):
+            raise MtError(f"target {target!r}: part {part!r} is empty, . or .., or contains "
+                          "whitespace, %, * or ,")
     return parts
 
 
