@@ -56,7 +56,9 @@ def read_progress(rundir):
             elif parts[0] == "exit":
                 p.exit_code = int(parts[1])
             elif parts[0] == "pid":
-                p.pid = int(parts[1])
+                # a wrapper starts its record with its pid: a second one (a requeued
+                # scheduler job running the test again) starts a new attempt
+                p = Progress(pid=int(parts[1]))
         except (IndexError, ValueError):
             continue
     return p
