@@ -159,6 +159,11 @@ def found_job(runner, run, job_id):
         runner._set((run.rec["testname"], run.rec["item_path"]), job_id=job_id)
         if run.job:
             db.update_task(runner.conn, run.job, job_id=job_id)
+        else:                      # so that mt-clean --kill finds it too
+            run.job = db.add_task(runner.conn, "job", action=run.launcher, target=runner.plan.target,
+                                  runname=runner.plan.runname, state="running", host=runner.host,
+                                  job_id=job_id, run_id=runner.run_id, test_id=run.rec["id"],
+                                  claimed_at=now(), heartbeat_at=now())
 
 
 def never_submitted(runner, run):
@@ -182,6 +187,7 @@ def scheduler_ended(runner, run, state, status, comment):
         return
     with db.transaction(runner.conn):
         runner._set(key, state=state, status=status, comment=comment,
+                    run_duration=round(now() - (row["event_time"] or now()), 3),
                     only_states=states.RUNNING_STATES)
     runner._forget(run, "killed" if state == "KILLED" else "failed", None)
 

@@ -58,7 +58,8 @@ def _run(record, rundir, spec, env):
     if not start.get("run", True) or start.get("journaled"):
         print(f"mt-exec: not running: {start.get('why', 'the area server is unreachable')}")
         return 0 if start.get("why") else 1
-    pid = direct.start(rundir, spec["script"], env)
+    scheduler = {k: v for k, v in os.environ.items() if k.startswith(("SLURM_", "LSB_"))}
+    pid = direct.start(rundir, spec["script"], {**scheduler, **env})   # steps see their job
     limit = spec.get("runtimelim")
     began = time.time()
     killed, comment, kill_at, next_beat = "", "", None, began + HEARTBEAT_INTERVAL
