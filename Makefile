@@ -15,12 +15,10 @@ install: $(BIN)/.installed bytecode
 bytecode:
 	@$(BIN)/python -m compileall -q lib
 
-$(BIN)/.installed: pyproject.toml $(COMMANDS)
+$(BIN)/.installed: pyproject.toml $(COMMANDS) bin/install-commands
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
-	for f in $(COMMANDS); do \
-	  sed '1s|.*|#!$(BIN)/python|' $$f > $(BIN)/$$(basename $$f) && chmod +x $(BIN)/$$(basename $$f); \
-	done
+	$(BIN)/python bin/install-commands $(VENV) $(COMMANDS)
 	touch $@
 
 demo: install
