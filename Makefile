@@ -15,10 +15,10 @@ install: $(BIN)/.installed bytecode
 bytecode:
 	@$(BIN)/python -m compileall -q lib
 
-$(BIN)/.installed: pyproject.toml $(COMMANDS) bin/install-commands
+$(BIN)/.installed: pyproject.toml $(COMMANDS) tools/install-commands
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
-	$(BIN)/python bin/install-commands $(VENV) $(COMMANDS)
+	$(BIN)/python tools/install-commands $(VENV) $(COMMANDS)
 	touch $@
 
 demo: install
