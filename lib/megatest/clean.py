@@ -32,7 +32,7 @@ def request_kill(conn, run, testpatt, this_host):
     Returns the number of records asked to stop."""
     rows = [r for r in selected_tests(conn, run["id"], testpatt)
             if states.is_running(r["state"]) and not _has_items(conn, r)]
-    runner_alive = any(t["host"] == this_host and t["pid"] and _alive(t["pid"])
+    runner_alive = any(t["host"] == this_host and direct.pid_alive(t["pid"])
                        for t in db.active_runners(conn, run["target"], run["runname"]))
     with db.transaction(conn):
         for r in rows:
@@ -84,13 +84,13 @@ def stop_runner(conn, run, this_host):
     """SIGINT, then SIGKILL, an active mt-run of this run on this host (before removing it)."""
     for task in db.active_runners(conn, run["target"], run["runname"]):
         pid = task["pid"]
-        if task["host"] != this_host or not pid or not _alive(pid) or pid == os.getpid():
+        if task["host"] != this_host or not pid or not direct.pid_alive(pid) or pid == os.getpid():
             continue
         os.kill(pid, signal.SIGINT)
         deadline = time.time() + RUNNER_STOP_WAIT
-        while _alive(pid) and time.time() < deadline:
+        while direct.pid_alive(pid) and time.time() < deadline:
             time.sleep(0.1)
-        if _alive(pid):
+        if direct.pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -122,16 +122,6 @@ def _remove_dirs(row):
 
 def _has_items(conn, row):
     return row["item_path"] == "" and db.has_items(conn, row["run_id"], row["testname"])
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
 
 
 def _kill_group(pgid):

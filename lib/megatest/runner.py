@@ -127,7 +127,7 @@ class Runner:
     def _claim_runner(self):
         from megatest.errors import MtError
         for task in db.active_runners(self.conn, self.plan.target, self.plan.runname):
-            if task["host"] == self.host and task["pid"] and _pid_alive(task["pid"]) \
+            if task["host"] == self.host and task["pid"] and direct.pid_alive(task["pid"]) \
                     and task["pid"] != os.getpid():
                 raise MtError(f"run {self.plan.target}/{self.plan.runname} is already being run by "
                               f"mt-run pid {task['pid']} on {self.host}",
@@ -753,12 +753,3 @@ def _reap_group(pgid, wait=2.0):
         time.sleep(0.05)
     return False
 
-
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True

@@ -9,22 +9,11 @@ import os
 import time
 
 from megatest import db, states, triggers
+from megatest.launch import direct
 
 HEARTBEAT_INTERVAL = 10.0          # s, the test side (runner or wrapper) writes heartbeat_at
 STALE_AFTER = 3 * HEARTBEAT_INTERVAL
 NEVER_STARTED_AFTER = 86400.0      # s a LAUNCHED record may wait in a scheduler queue
-
-
-def pid_gone(pid):
-    if not pid:
-        return True
-    try:
-        os.kill(pid, 0)
-        return False
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
 
 
 def verdict(row, now, this_host, deadtime):
@@ -38,7 +27,7 @@ def verdict(row, now, this_host, deadtime):
     if age <= STALE_AFTER:
         return ""
     if row["host"] == this_host:
-        return "test stopped reporting" if pid_gone(row["pid"]) else ""
+        return "test stopped reporting" if not direct.pid_alive(row["pid"]) else ""
     return "test stopped reporting (no heartbeat for deadtime)" if age > deadtime else ""
 
 

@@ -108,6 +108,19 @@ def is_wrapper_alive(pid, rundir):
         return False
 
 
+def pid_alive(pid):
+    """Is a process with this pid alive on this host (a zombie counts until reaped)?"""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
 def group_alive(pgid):
     try:
         os.killpg(pgid, 0)
