@@ -168,7 +168,8 @@ def crontab(cron):
 # ---------------------------------------------------------------- processes of the area
 
 def area_processes(toppath):
-    """{pid: argv} of the mt-sync / mt-serve processes whose argv names this area."""
+    """{pid: argv} of the mt-sync / mt-serve processes whose argv names this area (the
+    script is argv[1], or argv[2] after the interpreter's -S)."""
     found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -178,20 +179,20 @@ def area_processes(toppath):
                 argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
         except OSError:
             continue
-        if toppath in argv and any(os.path.basename(a) in ("mt-sync", "mt-serve") for a in argv[:2]):
+        if toppath in argv and any(os.path.basename(a) in ("mt-sync", "mt-serve") for a in argv[:3]):
             found[int(entry)] = argv
     return found
 
 
 def servers(toppath):
     return sorted(pid for pid, argv in area_processes(toppath).items()
-                  if any(os.path.basename(a) == "mt-serve" for a in argv[:2])
+                  if any(os.path.basename(a) == "mt-serve" for a in argv[:3])
                   and not {"--ensure", "--status", "--stop", "--crontab"} & set(argv))
 
 
 def syncers(toppath):
     return sorted(pid for pid, argv in area_processes(toppath).items()
-                  if any(os.path.basename(a) == "mt-sync" for a in argv[:2]))
+                  if any(os.path.basename(a) == "mt-sync" for a in argv[:3]))
 
 
 def kill_area_processes(toppath, seconds=10.0):
