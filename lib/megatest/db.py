@@ -19,6 +19,10 @@ TEST_COLUMNS = ("id", "run_id", "testname", "item_path", "state", "status", "hos
                 "attempt", "heartbeat_at", "job_id", "last_update")
 TEST_FIELDS = frozenset(TEST_COLUMNS) - {"id", "run_id", "testname", "item_path"}
 HIDDEN_TEST_STATES = ("DELETED",)
+# `tests t` rows that are not the toplevel of an iterated test: a rollup never runs itself,
+# so it never counts against limits and is never swept.
+NOT_ROLLUP = ("NOT (t.item_path = '' AND EXISTS (SELECT 1 FROM tests i WHERE i.run_id=t.run_id "
+              "AND i.testname=t.testname AND i.item_path != ''))")
 
 
 # ---------------------------------------------------------------- opening
@@ -287,9 +291,7 @@ def rollup_toplevel(conn, run_id, testname):
 def count_running(conn, states, jobgroup_tests=None):
     """Running non-toplevel records area-wide (all runs): toplevels of iterated tests never count."""
     marks = ", ".join("?" for _ in states)
-    sql = (f"SELECT count(*) FROM tests t WHERE t.state IN ({marks}) AND NOT (t.item_path = '' AND "
-           "EXISTS (SELECT 1 FROM tests i WHERE i.run_id=t.run_id AND i.testname=t.testname "
-           "AND i.item_path != ''))")
+    sql = f"SELECT count(*) FROM tests t WHERE t.state IN ({marks}) AND {NOT_ROLLUP}"
     args = list(states)
     if jobgroup_tests is not None:
         sql += f" AND t.testname IN ({', '.join('?' for _ in jobgroup_tests)})"
@@ -413,9 +415,8 @@ def running_records(conn, running_states):
     """Non-toplevel records in a running state, all runs (the dead-test sweep)."""
     marks = ", ".join("?" for _ in running_states)
     return conn.execute(
-        f"SELECT {', '.join(TEST_COLUMNS)} FROM tests t WHERE state IN ({marks}) AND NOT "
-        "(item_path = '' AND EXISTS (SELECT 1 FROM tests i WHERE i.run_id=t.run_id "
-        "AND i.testname=t.testname AND i.item_path != ''))", list(running_states)).fetchall()
+        f"SELECT {', '.join(TEST_COLUMNS)} FROM tests t WHERE state IN ({marks}) AND {NOT_ROLLUP}",
+        list(running_states)).fetchall()
 
 
 def count_running_by_group(conn, running_states):
@@ -423,9 +424,8 @@ def count_running_by_group(conn, running_states):
     marks = ", ".join("?" for _ in running_states)
     rows = conn.execute(
         f"SELECT coalesce(m.jobgroup, 'default'), count(*) FROM tests t LEFT JOIN test_meta m "
-        f"ON m.testname = t.testname WHERE t.state IN ({marks}) AND NOT (t.item_path = '' AND "
-        "EXISTS (SELECT 1 FROM tests i WHERE i.run_id=t.run_id AND i.testname=t.testname "
-        "AND i.item_path != '')) GROUP BY 1", list(running_states)).fetchall()
+        f"ON m.testname = t.testname WHERE t.state IN ({marks}) AND {NOT_ROLLUP} GROUP BY 1",
+        list(running_states)).fetchall()
     return {g: n for g, n in rows}
 
 
