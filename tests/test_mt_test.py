@@ -384,6 +384,7 @@ def test_hot_path_imports_only_the_standard_library():
                          text=True, check=True).stdout.split()
     ours = {m for m in out if m.startswith("megatest")}
     assert ours <= {"megatest", "megatest.commands", "megatest.commands.test", "megatest.db",
-                    "megatest.states", "megatest.testenv", "megatest.triggers", "megatest.errors"}
+                    "megatest.states", "megatest.testenv", "megatest.triggers", "megatest.errors",
+                    "megatest.testroute"}
     heavy = {"docopt", "filelock", "sqlite_utils", "subprocess", "csv", "decimal", "json"}
     assert not heavy & set(out)

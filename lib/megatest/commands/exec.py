@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import socket
+import sys
 import time
 
 from megatest.errors import MtError, UsageError
@@ -39,10 +40,11 @@ def main(argv):
     except (OSError, ValueError) as err:
         raise MtError(f"{rundir}: no launch spec ({SPEC}): {err}") from None
     from megatest import testenv
-    from megatest.commands.test import TestRecord, _off_home
+    from megatest.testroute import TestRecord, off_home
     env = spec["env"]
     ident = testenv.decode_cmdinfo(env["MT_CMDINFO"])
-    record = TestRecord(ident, env, _off_home(env))
+    record = TestRecord(ident, env, off_home(env),
+                        say=lambda text: sys.stderr.write(f"mt-exec: {text}\n"))
     try:
         return _run(record, rundir, spec, env)
     finally:

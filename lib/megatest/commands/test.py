@@ -7,7 +7,7 @@ text all the same (tests check it parses), and is what --help prints.
 import os
 import sys
 
-from megatest import states, testenv, triggers
+from megatest import states, testenv, testroute
 from megatest.errors import MtError, UsageError
 
 USAGE = """\
@@ -68,7 +68,6 @@ COMMANDS = {
 }
 ALIASES = {"-m": "--comment"}
 STEP_STATES = ("start", "end")
-ROWS_PER_CALL = 2000  # data rows per call through mt-serve (its request size is limited)
 LOGPRO = "logpro"
 LOGPRO_MISSING_CODE = 127  # the end row's code without a checker: what sh says for "not found"
 
@@ -83,14 +82,18 @@ def main(argv, environ=None):
         return 0
     name, args, opts = parse_args(argv)
     ident = testenv.identity_from_env(environ)
-    remote = _off_home(environ)
+    remote = testroute.off_home(environ)
     if name == "show":
         return show(ident, remote, environ)
-    test = TestRecord(ident, environ, remote)
+    test = testroute.TestRecord(ident, environ, remote, say=_say)
     try:
         return _dispatch(test, name, args, opts)
     finally:
         test.close()
+
+
+def _say(text):
+    sys.stderr.write(f"mt-test: {text}\n")
 
 
 def _dispatch(test, name, args, opts):
@@ -110,15 +113,6 @@ def _dispatch(test, name, args, opts):
     if name == "runstep":
         return run_step(test, args[0], _command_text(args[1:]), opts.get("--logpro"), comment)
     return test.call("setlog", path=args[0], comment=comment)["code"]
-
-
-def _off_home(environ):
-    """The home host's name when it is not this host (calls then go through mt-serve), else ""."""
-    home = environ.get("MT_HOMEHOST", "")
-    if not home or home == os.uname().nodename:
-        return ""                       # the common case, decided without importing socket
-    from megatest.homehost import is_home
-    return "" if is_home(home) else home
 
 
 # ---------------------------------------------------------------- arguments
@@ -191,76 +185,6 @@ def _command_text(words):
 
 
 # ---------------------------------------------------------------- the calling test's record
-
-class TestRecord:
-    """The calling test and the route of its calls: the live db directly on the home host,
-    else mt-serve (with the journal for what cannot be sent now). Both run testops' code."""
-
-    def __init__(self, ident, environ, remote_home=""):
-        from megatest import testops
-        self.ident, self.environ, self.remote_home = ident, environ, remote_home
-        self.ref = testops.test_ref(ident)
-        self.max_rows = ROWS_PER_CALL if remote_home else None
-        if remote_home:
-            from megatest import rpc_client
-            self.client, self.conn = rpc_client.Client(ident.toppath), None
-        else:
-            self.conn, self.db_path = testops.open_live(ident, environ)
-
-    def call(self, cmd, **params):
-        """Run one call by this record's route; its outcome (handled: messages, triggers)."""
-        params["test"] = self.ref
-        if self.conn is not None:
-            return self._direct(cmd, params)
-        return self._remote(cmd, params)
-
-    def _direct(self, cmd, params):
-        from megatest import testops
-        if self.ident.rundir:
-            testops.deliver_journal(self.conn, self.ident.rundir, self.environ)
-        return self._handle(testops.execute(self.conn, cmd, params, self.db_path))
-
-    def _remote(self, cmd, params):
-        from megatest import rpc_client
-
-        def deliver(c, p, patience):
-            return self._handle(self.client.call(c, p, patience))
-
-        outcome, replay = rpc_client.send_or_journal(self.rundir(), cmd, params, deliver)
-        for error in replay.errors if replay else ():
-            sys.stderr.write(f"mt-test: error: journaled {error}\n")
-        if outcome is None:
-            sys.stderr.write(f"mt-test: note: mt-serve is unreachable ({self.client.where()}); "
-                             f"{cmd} kept in {rpc_client.journal_path(self.rundir())} and "
-                             "delivered later\n")
-            return {"code": 0, "journaled": True}
-        return outcome
-
-    def _handle(self, outcome):
-        if outcome.get("refused"):
-            sys.stderr.write(f"mt-test: {self.label()} is {outcome['refused']}: "
-                             f"{outcome['state']}/{outcome['status']} not recorded\n")
-        elif outcome.get("fire"):
-            rundir = self.ident.rundir or outcome["rundir"] or os.getcwd()
-            triggers.fire(rundir, outcome["id"], outcome["state"], outcome["status"],
-                          self.environ)
-        return outcome
-
-    def close(self):
-        if self.conn is not None:
-            self.conn.close()
-        else:
-            self.client.close()
-
-    def label(self):
-        ident = self.ident
-        return "/".join(p for p in (ident.target, ident.runname, ident.testname, ident.item_path) if p)
-
-    def rundir(self):
-        return self.ident.rundir or os.getcwd()
-
-
-# ---------------------------------------------------------------- status
 
 def set_status(test, state, status, comment):
     """Set exactly STATE/STATUS (numeric -> PASS/FAIL, AUTO -> from the data); fire triggers."""

@@ -1,0 +1,94 @@
+"""The route of a test's calls: the live database directly on the home host, else mt-serve.
+
+Used by mt-test (on every call) and mt-exec; standard library only. Messages for the user go
+to the caller's `say` callback (the command decides how to show them).
+"""
+import os
+
+from megatest import triggers
+
+ROWS_PER_CALL = 2000  # data rows per call through mt-serve (its request size is limited)
+
+
+def off_home(environ):
+    """The home host's name when it is not this host (calls then go through mt-serve), else ""."""
+    home = environ.get("MT_HOMEHOST", "")
+    if not home or home == os.uname().nodename:
+        return ""                       # the common case, decided without importing socket
+    from megatest.homehost import is_home
+    return "" if is_home(home) else home
+
+
+class TestRecord:
+    """The calling test and the route of its calls: the live db directly on the home host,
+    else mt-serve (with the journal for what cannot be sent now). Both run testops' code."""
+
+    def __init__(self, ident, environ, remote_home="", say=None):
+        from megatest import testops
+        self.ident, self.environ, self.remote_home = ident, environ, remote_home
+        self.ref = testops.test_ref(ident)
+        self.max_rows = ROWS_PER_CALL if remote_home else None
+        self.say = say
+        if remote_home:
+            from megatest import rpc_client
+            self.client, self.conn = rpc_client.Client(ident.toppath), None
+        else:
+            self.conn, self.db_path = testops.open_live(ident, environ)
+
+    def call(self, cmd, **params):
+        """Run one call by this record's route; its outcome (handled: messages, triggers)."""
+        params["test"] = self.ref
+        if self.conn is not None:
+            return self._direct(cmd, params)
+        return self._remote(cmd, params)
+
+    def _direct(self, cmd, params):
+        from megatest import testops
+        if self.ident.rundir:
+            testops.deliver_journal(self.conn, self.ident.rundir, self.environ)
+        return self._handle(testops.execute(self.conn, cmd, params, self.db_path))
+
+    def _remote(self, cmd, params):
+        from megatest import rpc_client
+
+        def deliver(c, p, patience):
+            return self._handle(self.client.call(c, p, patience))
+
+        outcome, replay = rpc_client.send_or_journal(self.rundir(), cmd, params, deliver)
+        for error in replay.errors if replay else ():
+            self._say(f"error: journaled {error}")
+        if outcome is None:
+            self._say(f"note: mt-serve is unreachable ({self.client.where()}); "
+                      f"{cmd} kept in {rpc_client.journal_path(self.rundir())} and delivered later")
+            return {"code": 0, "journaled": True}
+        return outcome
+
+    def _handle(self, outcome):
+        if outcome.get("refused"):
+            self._say(f"{self.label()} is {outcome['refused']}: "
+                      f"{outcome['state']}/{outcome['status']} not recorded")
+        elif outcome.get("fire"):
+            rundir = self.ident.rundir or outcome["rundir"] or os.getcwd()
+            triggers.fire(rundir, outcome["id"], outcome["state"], outcome["status"],
+                          self.environ)
+        return outcome
+
+    def _say(self, text):
+        if self.say:
+            self.say(text)
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+        else:
+            self.client.close()
+
+    def label(self):
+        ident = self.ident
+        return "/".join(p for p in (ident.target, ident.runname, ident.testname, ident.item_path) if p)
+
+    def rundir(self):
+        return self.ident.rundir or os.getcwd()
+
+
+# ---------------------------------------------------------------- status
