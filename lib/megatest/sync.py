@@ -158,6 +158,18 @@ def shared_is_newer(live_path, shared_path):
         conn.close()
 
 
+def sync_if_free(live_path, shared_path, lock_file):
+    """One pass unless another syncer holds the lock (then it does the work): the result,
+    or None when skipped."""
+    fd = locks.try_hold(lock_file)
+    if fd is None:
+        return None
+    try:
+        return sync_once(live_path, shared_path)
+    finally:
+        locks.release(fd)
+
+
 HANDOVER = 2.0             # s: a newcomer waits for a holder this close to its end
 
 

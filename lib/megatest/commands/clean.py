@@ -86,13 +86,9 @@ def _queue(area, settings, action, target, runname, testpatt):
 
 
 def _sync_now(area, settings):
-    from megatest import locks, sync
-    fd = locks.try_hold(sync.lock_path(area, dbdir=settings.dbdir))
-    if fd is not None:
-        try:
-            sync.sync_once(settings.live_db_path(), area.shared_db_path)
-        finally:
-            locks.release(fd)
+    from megatest import sync
+    sync.sync_if_free(settings.live_db_path(), area.shared_db_path,
+                      sync.lock_path(area, dbdir=settings.dbdir))
 
 
 def _warn(message):

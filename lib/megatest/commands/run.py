@@ -122,16 +122,12 @@ def _start_syncer(area, settings):
 
 
 def _stop_syncer(area, settings, syncer):
-    from megatest import locks, sync
+    from megatest import sync
     thread, stop = syncer
     stop.set()
     thread.join()
-    fd = locks.try_hold(sync.lock_path(area, dbdir=settings.dbdir))
-    if fd is not None:                 # a last pass, unless another syncer is at work
-        try:
-            sync.sync_once(settings.live_db_path(), area.shared_db_path)
-        finally:
-            locks.release(fd)
+    sync.sync_if_free(settings.live_db_path(), area.shared_db_path,      # a last pass
+                      sync.lock_path(area, dbdir=settings.dbdir))
 
 
 def _interrupt(signum, frame):

@@ -45,15 +45,8 @@ def main(argv):
     lock = sync.lock_path(area, dbdir=s.dbdir)
     report = _report if args["--verbose"] else None
     if duration is None:
-        from megatest import locks
-        fd = locks.try_hold(lock)
-        if fd is None:
-            return 0
-        try:
-            result = sync.sync_once(live, area.shared_db_path)
-        finally:
-            locks.release(fd)
-        if report:
+        result = sync.sync_if_free(live, area.shared_db_path, lock)
+        if report and result:
             report(result)
         return 0
     sync.run(live, area.shared_db_path, lock, interval, until=time.time() + duration,
