@@ -8,11 +8,12 @@ from megatest import homehost, testenv, triggers
 from megatest.launch import direct
 
 
-def test_environment(plan, testdef, rec, item, run_dir, link_dir, db_path, run_id):
+def test_environment(plan, testdef, rec, item, run_dir, link_dir, db_path, run_id, home=None):
     """The test's environment, layered as behaviour.md §11.2 says (later layers win)."""
     from megatest.config import eval_env_section
     from megatest.items import item_info
     s = plan.settings
+    home = homehost.home_host(s.area, s) if home is None else home
     env = dict(plan.env)                  # base + keys + runconfig (evaluated) + run MT_* names
     ident = testenv.TestIdentity(s.area.toppath, plan.target, plan.runname, testdef.name,
                                  rec["item_path"], db_path, run_id, rec["id"], link_dir)
@@ -24,7 +25,7 @@ def test_environment(plan, testdef, rec, item, run_dir, link_dir, db_path, run_i
         env.update(eval_env_section(s.env_override, env))
     env.update(dict(zip(s.keys, plan.keyvals)))
     env.update(MT_LINKTREE=s.linktree, MT_RUNNAME=plan.runname, MT_RUN_AREA_HOME=s.area.toppath)
-    env["MT_HOMEHOST"] = homehost.home_host(s.area, s)   # elsewhere, mt-test goes through mt-serve
+    env["MT_HOMEHOST"] = home          # elsewhere, mt-test goes through mt-serve
     if item:
         env.update(item)
     if testdef.pre_launch_env:
@@ -46,6 +47,8 @@ class Caches:
     test_files: dict = field(default_factory=dict)   # small test dirs read into memory
     env_lines: dict = field(default_factory=dict)    # quoted megatest.sh/.csh lines
     scripts: dict = field(default_factory=dict)      # wrapper script per test
+    bodies: dict = field(default_factory=dict)       # body calls per test (runner's shell)
+    home: str = None                                 # the area's home host
 
 
 def prepare(runner, key):
@@ -82,7 +85,10 @@ def prepare(runner, key):
             with open(path, "w") as f:
                 f.write(rules + "\n")
     item = _item_of(runner, t, key[1])
-    env = test_environment(plan, t, rec, item, phys, link, runner.conn_path, runner.run_id)
+    if runner.caches.home is None:
+        runner.caches.home = homehost.home_host(s.area, s)
+    env = test_environment(plan, t, rec, item, phys, link, runner.conn_path, runner.run_id,
+                           runner.caches.home)
     rd.write_env_files(phys, env, s.blacklist, runner.caches.env_lines)
     direct.prepare(phys, fresh)
     if t.triggers or not fresh:
@@ -94,6 +100,13 @@ def _script(runner, t):
     cache = runner.caches.scripts
     if t.name not in cache:
         cache[t.name] = direct.wrapper_text(t.runscript, t.ezsteps)
+    return cache[t.name]
+
+
+def body(runner, t):
+    cache = runner.caches.bodies
+    if t.name not in cache:
+        cache[t.name] = direct.body_calls(t.runscript, t.ezsteps)
     return cache[t.name]
 
 

@@ -65,13 +65,18 @@ def paths(settings, disk, target, runname, testname, item_path):
 
 def ensure_link(link, phys):
     """Make link -> phys, replacing a stale link; never touch a real directory."""
-    if os.path.islink(link):
-        if os.readlink(link) == phys:
-            return
-        os.unlink(link)
-    elif os.path.exists(link):
+    try:
+        os.symlink(phys, link)             # the usual case: a new link in an existing directory
         return
-    os.makedirs(os.path.dirname(link), exist_ok=True)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+    except FileExistsError:
+        if os.path.islink(link):
+            if os.readlink(link) == phys:
+                return
+            os.unlink(link)
+        else:
+            return                         # a real directory stays
     os.symlink(phys, link)
 
 

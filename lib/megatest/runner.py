@@ -85,6 +85,10 @@ class Runner:
         from megatest.launchprep import Caches
         self.pacer = Pacer()      # scheduler submissions and polls
         self.caches = Caches()    # launch work remembered between tests
+        self.shell = None         # the shell that forks local tests (launch/shell.py)
+        self.unsaved_pids = {}    # test id -> wrapper pid the shell reported, not yet written
+        self.kinds = {}           # key -> its launcher's kind
+        self.after_commit = []    # what waits for the current transaction to commit
 
     # ------------------------------------------------------------ setup
 
@@ -200,27 +204,44 @@ class Runner:
         next_poll = next_beat = 0.0
         while True:
             now = time.time()
-            self._reap()
             if now >= next_poll:
                 self._poll(now)
                 next_poll = now + POLL_INTERVAL
             if now >= next_beat:
                 self._heartbeat(now)
                 next_beat = now + HEARTBEAT_INTERVAL
-            self._evaluate()
-            if not self.stop:
-                self._launch()
+            # One write transaction for what a pass records (ends, then the starts they allow):
+            # a commit costs more than the rest of a trivial test's records together.
+            with db.transaction(self.conn):
+                self._reap()
+                self._shell_events()
+                self._evaluate()
+                if not self.stop:
+                    self._launch()
+            self._run_after_commit()
             if self._done():
                 return
             timeout = max(0.0, min(next_poll, next_beat) - time.time())
             if self.ready and not self.stop and self.next_launch > time.time():
                 timeout = min(timeout, self.next_launch - time.time())
-            select.select([rfd], [], [], timeout)
+            select.select([rfd, self.shell.notify] if self.shell else [rfd], [], [], timeout)
             try:
                 while os.read(rfd, 512):
                     pass
             except BlockingIOError:
                 pass
+
+    def _later(self, action):
+        """Run action once what is being written is committed (now, outside a transaction):
+        a test starts, and a trigger fires, only on records others can read."""
+        if self.conn.in_transaction:
+            self.after_commit.append(action)
+        else:
+            action()
+
+    def _run_after_commit(self):
+        while self.after_commit:
+            self.after_commit.pop(0)()
 
     def _done(self):
         if self.stop:
@@ -381,10 +402,12 @@ class Runner:
         return cap
 
     def _start_batch(self, keys):
-        """Mark a batch LAUNCHED (limits re-counted in the same write transaction, so two
-        runners of one area never overshoot together), then start the wrappers."""
+        """Mark a batch started (limits re-counted in the same write transaction, so two
+        runners of one area never overshoot together), then start the wrappers. A local
+        test is RUNNING from that transaction on, and is handed to the runner's shell once
+        it commits; other launchers mark it LAUNCHED and record their start after."""
         from megatest import skip
-        prepared = []
+        local, prepared = [], []
         load = round(os.getloadavg()[0], 2)
         uname = " ".join(os.uname())
         with db.transaction(self.conn):
@@ -410,12 +433,26 @@ class Runner:
                 except OSError as err:
                     self._set(key, state="COMPLETED", status="ABORT", comment=f"launch failed: {err}")
                     continue
-                self._set(key, state="LAUNCHED", status="n/a", rundir=linkdir, shortdir=rundir,
-                          host=self.host, event_time=time.time(), pid=None, cpuload=load,
-                          uname=uname, diskfree=_free_kib(rundir))
+                now = time.time()
+                fields = dict(status="n/a", rundir=linkdir, shortdir=rundir, host=self.host,
+                              event_time=now, pid=None, cpuload=load, uname=uname,
+                              diskfree=_free_kib(rundir))
+                if self._launcher_kind(key) == "direct":
+                    self._set(key, state="RUNNING", heartbeat_at=now, **fields)
+                    local.append((key, rundir, env, script, self._add_job(key, "direct", None, "", now)))
+                else:
+                    self._set(key, state="LAUNCHED", **fields)
+                    prepared.append((key, rundir, env, script))
                 total += 1
                 by_group[group] = by_group.get(group, 0) + 1
-                prepared.append((key, rundir, env, script))
+        if local:
+            self._later(lambda: self._start_local(local))
+        if prepared:
+            self._later(lambda: self._spawn_launched(prepared))
+
+    def _spawn_launched(self, prepared):
+        """Start records marked LAUNCHED (committed: a runner that dies meanwhile is followed
+        by one that adopts them) and record what the launchers said."""
         started = [self._spawn(key, rundir, env, script) for key, rundir, env, script in prepared]
         now = time.time()
         with db.transaction(self.conn):
@@ -423,26 +460,49 @@ class Runner:
                 if error:
                     self._set(key, state="COMPLETED", status="ABORT", comment=f"launch failed: {error}")
                     continue
-                if kind == "direct":
-                    self._set(key, state="RUNNING", pid=pid, event_time=now, heartbeat_at=now)
-                elif job_id:
+                if job_id:
                     self._set(key, job_id=job_id)
-                rec = self.recs[key]
-                job = db.add_task(self.conn, "job", action=kind, target=self.plan.target,
-                                  runname=self.plan.runname, state="running", host=self.host,
-                                  pid=pid, job_id=job_id or "", run_id=self.run_id, test_id=rec["id"],
-                                  claimed_at=now, heartbeat_at=now)
-                self.running[rec["id"]] = Running(rec, pid or 0, rundir, now, child=pid is not None,
-                                                  job=job, launcher=kind, job_id=job_id or "")
-                self.on_event("started", rec=rec)
+                job = self._add_job(key, kind, pid, job_id, now)
+                self._track(key, Running(self.recs[key], pid or 0, rundir, now, child=pid is not None,
+                                         job=job, launcher=kind, job_id=job_id or ""))
+
+    def _add_job(self, key, kind, pid, job_id, now):
+        return db.add_task(self.conn, "job", action=kind, target=self.plan.target,
+                           runname=self.plan.runname, state="running", host=self.host, pid=pid,
+                           job_id=job_id or "", run_id=self.run_id, test_id=self.recs[key]["id"],
+                           claimed_at=now, heartbeat_at=now)
+
+    def _track(self, key, run):
+        self.running[run.rec["id"]] = run
+        self.on_event("started", rec=run.rec)
+
+    def _start_local(self, batch):
+        """Hand committed RUNNING records to the shell; a test whose environment bash cannot
+        take (a variable name it refuses) gets a bash of its own."""
+        failed = []
+        for key, rundir, env, script, job in batch:
+            rec, now = self.recs[key], time.time()
+            try:
+                if self._shell_for(env).start(rec["id"], rundir, env, self._body(key)):
+                    self._track(key, Running(rec, 0, rundir, now, child=False, job=job))
+                    continue
+                pid = direct.start(rundir, script, env)
+            except OSError as err:
+                failed.append((key, job, err))
+                continue
+            self.unsaved_pids[rec["id"]] = pid
+            self._track(key, Running(rec, pid, rundir, now, child=True, job=job))
+        if failed:
+            with db.transaction(self.conn):
+                for key, job, err in failed:
+                    self._set(key, state="COMPLETED", status="ABORT", comment=f"launch failed: {err}")
+                    db.update_task(self.conn, job, state="failed", finished_at=time.time())
 
     def _spawn(self, key, rundir, env, script):
         """Start one prepared record: (key, kind, pid, job id, rundir, error)."""
         from megatest import remote
         choice = remote.choice_for(self.settings, key)
         try:
-            if choice.kind == "direct":
-                return key, "direct", direct.start(rundir, script, env), None, rundir, ""
             remote.write_exec_spec(rundir, env, script, self.plan.tests[key[0]].runtimelim)
             if choice.kind == "template":
                 useshell = (self.settings.config.get("jobtools", "useshell") or "yes").strip() != "no"
@@ -460,9 +520,47 @@ class Runner:
                 raise
             return key, choice.kind, None, None, rundir, str(err)
 
+    def _shell_for(self, env):
+        if self.shell is None:
+            from megatest.launch.shell import Shell
+            self.shell = Shell(env, os.path.dirname(self.conn_path))
+        return self.shell
+
+    def _body(self, key):
+        from megatest import launchprep
+        return launchprep.body(self, self.plan.tests[key[0]])
+
+    def _shell_events(self):
+        """pids and ends the shell reported: ended wrappers are recorded at once."""
+        if self.shell is None:
+            return
+        ended = []
+        for kind, tid, value in self.shell.events():
+            run = self.running.get(tid)
+            if run is None or run.launcher != "direct":
+                continue
+            if kind == "pid":
+                run.pid = value
+                self.unsaved_pids[tid] = value
+            else:
+                ended.append(run)
+        if ended:
+            self._finish(ended)
+
+    def _save_pids(self):
+        pids = {tid: pid for tid, pid in self.unsaved_pids.items() if tid in self.running}
+        self.unsaved_pids = {}
+        if pids:
+            with db.transaction(self.conn):
+                for tid, pid in pids.items():
+                    db.update_test(self.conn, tid, only_states=states.RUNNING_STATES, pid=pid)
+
     def _launcher_kind(self, key):
-        from megatest import remote
-        return remote.choice_for(self.settings, key).kind
+        kind = self.kinds.get(key)
+        if kind is None:
+            from megatest import remote
+            kind = self.kinds[key] = remote.choice_for(self.settings, key).kind
+        return kind
 
     def job_tag(self):
         from megatest import remote
@@ -486,6 +584,9 @@ class Runner:
             done[pid] = status
         if not done:
             return
+        if self.shell and self.shell.pid in done:
+            self.shell.close(wait=0)
+            self.shell = None        # the next local test starts a new one
         by_pid = {run.pid: tid for tid, run in self.running.items() if run.child}
         runs = [self.running[by_pid[p]] for p in done if p in by_pid]
         finished = [run for run in runs if run.launcher == "direct"]
@@ -540,6 +641,7 @@ class Runner:
             self.on_event("adopted", rec=r)
 
     def _poll(self, now):
+        self._save_pids()
         others = db.count_running(self.conn, states.RUNNING_STATES) - len(self.running)
         self.others_running = max(0, others)
         killreq = {row[0] for row in self.conn.execute(
@@ -548,6 +650,10 @@ class Runner:
         gone = []
         for tid, run in self.running.items():
             if run.launcher != "direct":
+                continue
+            if not run.pid:
+                if now - run.started > LAUNCH_GRACE:
+                    gone.append(run)     # the shell never forked it
                 continue
             if tid in killreq and run.kill_at is None:
                 self._kill(run, now, "KILLED", "kill requested")
@@ -627,8 +733,11 @@ class Runner:
                 fired.append(self._finish_one(run, now))
         for rec, old in fired:
             if rec and (rec["state"], rec["status"]) != old:
-                triggers.fire(rec["rundir"] or "", rec["id"], rec["state"], rec["status"],
-                              self._trigger_env(rec))
+                t = self.plan.tests.get(rec["testname"])
+                if t is None or t.triggers:      # the spec in the run dir comes from these
+                    self._later(lambda rec=rec: triggers.fire(
+                        rec["rundir"] or "", rec["id"], rec["state"], rec["status"],
+                        self._trigger_env(rec)))
                 self.on_event("finished", rec=rec)
 
     def _finish_one(self, run, now):
@@ -643,6 +752,8 @@ class Runner:
         if run.kill_status:
             killed = "FAILED TO KILL" if _reap_group(run.pid) else "KILLED"
         fields, only = finish.final_fields(self.conn, row, p, now, killed, run.rec.get("comment"))
+        if self.unsaved_pids.pop(row["id"], None) and not row["pid"]:
+            fields["pid"] = run.pid
         self._set(key, only_states=only, **fields)
         job = run.job or db.job_of_test(self.conn, row["id"])
         if job:
@@ -699,6 +810,10 @@ class Runner:
     def close(self, interrupted=False):
         """Derive the run's state and rollup status, close the runner's task, copy the db."""
         from megatest import rollup
+        if self.shell:
+            self._shell_events()
+            self.shell.close()
+        self._save_pids()
         finals = all(self._final(k) for k in self.selected)
         tops = [(r["state"], r["status"]) for r in db.run_toplevel_statuses(self.conn, self.run_id)]
         result = rollup.rollup(tops) or ("NOT_STARTED", "n/a")

@@ -1,0 +1,96 @@
+"""The runner's shell (launch/shell.py): one bash per runner forks every local test."""
+import os
+import signal
+import subprocess
+import time
+
+from conftest import BIN, records
+from megatest.launch import direct
+from megatest.launch.shell import Shell
+from megatest.progress import read_progress
+
+
+def wait_events(shell, want, timeout=10):
+    got, deadline = [], time.time() + timeout
+    while time.time() < deadline and len(got) < want:
+        got += shell.events()
+        time.sleep(0.01)
+    return got
+
+
+def test_shell_forks_wrappers_that_record_steps_and_outlive_it(tmp_path):
+    env = {"PATH": os.environ["PATH"], "COMMON": "same"}
+    shell = Shell(env, str(tmp_path / "work"))
+    dirs = [tmp_path / f"t{i}" for i in range(3)]
+    for d in dirs:
+        d.mkdir()
+    quoted = "it's $HOME `x`\nline2\tend"
+    assert shell.start(1, str(dirs[0]), {**env, "V": quoted},
+                       direct.body_calls("", [("s1", 'printf "%s|%s" "$V" "$COMMON"')]))
+    assert shell.start(2, str(dirs[1]), env, direct.body_calls("", [("s1", "exit 3"), ("s2", "true")]))
+    assert shell.start(3, str(dirs[2]), env, direct.body_calls("", [("s1", "sleep 1; echo late")]))
+    events = wait_events(shell, 5)
+    done = {tid: code for kind, tid, code in events if kind == "done"}
+    pids = {tid: pid for kind, tid, pid in events if kind == "pid"}
+    assert done == {1: 0, 2: 3}
+    assert (dirs[0] / "s1.log").read_text() == quoted + "|same"
+    assert read_progress(str(dirs[1])).exit_code == 3 and not (dirs[1] / "s2.log").exists()
+    # each wrapper leads its own process group, outside the runner's session
+    assert os.getpgid(pids[3]) == pids[3] and os.getsid(pids[3]) != os.getsid(0)
+    assert direct.is_wrapper_alive(pids[3], str(dirs[2]))
+    assert not direct.is_wrapper_alive(pids[3], str(dirs[0]))      # pid reuse guard: wrong dir
+    assert direct.find_wrapper(str(dirs[2])) == pids[3]
+    shell.close()                         # the shell ends; the running test goes on
+    deadline = time.time() + 10
+    while time.time() < deadline and read_progress(str(dirs[2])).exit_code is None:
+        time.sleep(0.05)
+    assert read_progress(str(dirs[2])).exit_code == 0
+    assert (dirs[2] / "s1.log").read_text() == "late\n"
+    assert not list((tmp_path / "work").glob("*.cmd"))   # the command file is never left behind
+
+
+def test_a_name_bash_refuses_is_started_on_its_own(tmp_path):
+    shell = Shell({"PATH": os.environ["PATH"]}, str(tmp_path / "work"))
+    assert not shell.start(1, str(tmp_path), {"PATH": os.environ["PATH"], "A-B": "1"}, ["finish 0"])
+    shell.close()
+
+
+def test_odd_variables_and_steps_reach_tests_through_the_runner(make_area, mt_env):
+    area = make_area({"t": "[items]\nN 1 2 3\n[ezsteps]\ns1 printf '%s|%s|%s\\t|' \"$N\" \"$MT_ITEMPATH\" \"$Q\"; "
+                           "env | grep -c '^A-B=' || true\n",
+                      "u": "[requirements]\nwaiton t\n[ezsteps]\ns1 printf '%s' \"$Q\"\n"},
+                     runconfigs="[default]\nQ it\\'s \\$HOME\n")
+    # a name bash refuses, from the user's environment, still reaches the tests
+    out = subprocess.run([str(BIN / "mt-run"), "--area", str(area), "--target", "a/b", "--runname", "r",
+                          "--quiet"], env={**mt_env, "A-B": "x"}, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert all((r["state"], r["status"]) == ("COMPLETED", "PASS") for r in records(area, mt_env).values())
+    for n in "123":
+        assert (area / f"disk0/a/b/r/t/{n}/s1.log").read_text() == f"{n}|{n}|it's $HOME\t|1\n"
+    assert (area / "disk0/a/b/r/u/s1.log").read_text() == "it's $HOME"
+
+
+def test_tests_go_on_when_the_shell_is_killed(make_area, mt_env):
+    step = "[ezsteps]\ns1 sleep 1\n"
+    area = make_area({"a": step, "b": "[requirements]\nwaiton a\n" + step}, max_jobs=1)
+    p = subprocess.Popen([str(BIN / "mt-run"), "--area", str(area), "--target", "a/b", "--runname", "r",
+                          "--quiet"], env=mt_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    shell_pid, deadline = None, time.time() + 20
+    while shell_pid is None and time.time() < deadline:
+        for entry in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except (OSError, ValueError):
+                continue
+            if ppid == p.pid and direct.SHELL_NAME.encode() in argv:
+                shell_pid = int(entry)
+        time.sleep(0.05)
+    assert shell_pid, "the runner started no shell"
+    os.kill(shell_pid, signal.SIGKILL)    # a running `a` is not its child's victim
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, out + err
+    recs = records(area, mt_env)
+    assert [(recs[n]["state"], recs[n]["status"]) for n in "ab"] == [("COMPLETED", "PASS")] * 2
