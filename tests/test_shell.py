@@ -94,3 +94,63 @@ def test_tests_go_on_when_the_shell_is_killed(make_area, mt_env):
     assert p.returncode == 0, out + err
     recs = records(area, mt_env)
     assert [(recs[n]["state"], recs[n]["status"]) for n in "ab"] == [("COMPLETED", "PASS")] * 2
+
+
+def live_db(mt_env):
+    import glob
+    (path,) = glob.glob(os.path.join(mt_env["MT_TMPDIR"], "mt-*", "*", "megatest.db"))
+    return path
+
+
+def set_record(mt_env, name, **fields):
+    import sqlite3
+    conn = sqlite3.connect(live_db(mt_env), isolation_level=None)
+    sets = ", ".join(f"{k}=?" for k in fields)
+    conn.execute(f"UPDATE tests SET {sets} WHERE testname=?", (*fields.values(), name))
+    conn.close()
+
+
+def attempt_of(mt_env, name):
+    import sqlite3
+    conn = sqlite3.connect(live_db(mt_env))
+    (n,) = conn.execute("SELECT attempt FROM tests WHERE testname=?", (name,)).fetchone()
+    conn.close()
+    return n
+
+
+def test_a_test_handed_to_a_dead_shell_is_launched_again(make_area, mt_env, tmp_path):
+    """A runner killed between recording RUNNING and its shell forking the wrapper leaves a
+    RUNNING record with no pid and no .mt-steps: the next runner launches it again."""
+    counter = tmp_path / "count"
+    area = make_area({"t": f"[ezsteps]\ns1 echo x >> {counter}\n"})
+    cmd = [str(BIN / "mt-run"), "--area", str(area), "--target", "a/b", "--runname", "r", "--quiet"]
+    assert subprocess.run(cmd, env=mt_env, capture_output=True, timeout=60).returncode == 0
+    os.unlink(area / "disk0/a/b/r/t" / direct.STEPS_FILE)
+    set_record(mt_env, "t", state="RUNNING", status="n/a", pid=None, event_time=time.time() - 60)
+    out = subprocess.run(cmd, env=mt_env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    rec = records(area, mt_env)["t"]
+    assert (rec["state"], rec["status"]) == ("COMPLETED", "PASS") and attempt_of(mt_env, "t") == 1
+    assert counter.read_text() == "x\nx\n"
+
+
+def test_a_running_wrapper_without_a_recorded_pid_is_adopted(make_area, mt_env, tmp_path):
+    """The pid reaches the database a moment after the start: a runner killed in between
+    leaves it only in .mt-steps, where the next runner finds it and waits for the test."""
+    counter = tmp_path / "count"
+    area = make_area({"t": f"[ezsteps]\ns1 sleep 3; echo x >> {counter}\n"})
+    cmd = [str(BIN / "mt-run"), "--area", str(area), "--target", "a/b", "--runname", "r", "--quiet"]
+    p = subprocess.Popen(cmd, env=mt_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    steps = area / "disk0/a/b/r/t" / direct.STEPS_FILE
+    deadline = time.time() + 20
+    while time.time() < deadline and "start s1" not in (steps.read_text() if steps.exists() else ""):
+        time.sleep(0.05)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    set_record(mt_env, "t", pid=None)
+    out = subprocess.run(cmd, env=mt_env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    rec = records(area, mt_env)["t"]
+    assert (rec["state"], rec["status"]) == ("COMPLETED", "PASS") and attempt_of(mt_env, "t") == 0
+    assert counter.read_text() == "x\n"           # waited for, not run twice

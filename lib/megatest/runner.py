@@ -629,13 +629,16 @@ class Runner:
             if r["host"] and r["host"] != self.host:
                 continue       # on another host: its executor reports; the sweeper judges it
             rundir = r["shortdir"]
-            pid = r["pid"] or (read_progress(rundir).pid if rundir else None) or \
-                (direct.find_wrapper(rundir) if rundir else None)
-            run = Running(r, pid or 0, rundir, r["event_time"] or now, child=False)
-            if rundir and (read_progress(rundir).exit_code is not None or direct.is_wrapper_alive(pid, rundir)):
+            p = read_progress(rundir) if rundir else None
+            pid = r["pid"] or (p.pid if p else None) or (direct.find_wrapper(rundir) if rundir else None)
+            run = Running(r, pid or 0, rundir, r["event_time"] or now, child=False,
+                          job=job["id"] if job else None)
+            if rundir and (p.exit_code is not None or direct.is_wrapper_alive(pid, rundir)):
                 self.running[r["id"]] = run
-            elif r["state"] == "LAUNCHED" and now - (r["event_time"] or now) < LAUNCH_GRACE:
-                self.running[r["id"]] = run
+            elif not pid and now - (r["event_time"] or now) < LAUNCH_GRACE:
+                self.running[r["id"]] = run      # handed to a shell a moment ago: _poll decides
+            elif not pid and self._may_relaunch(run):
+                self._relaunch([run])
             else:
                 self._finish([run])
             self.on_event("adopted", rec=r)
@@ -647,14 +650,20 @@ class Runner:
         killreq = {row[0] for row in self.conn.execute(
             "SELECT id FROM tests WHERE run_id=? AND state='KILLREQ'", (self.run_id,))}
         self._watch_remote(now, killreq)
-        gone = []
+        gone, never = [], []
         for tid, run in self.running.items():
             if run.launcher != "direct":
                 continue
             if not run.pid:
-                if now - run.started > LAUNCH_GRACE:
-                    gone.append(run)     # the shell never forked it
-                continue
+                p = read_progress(run.rundir) if run.rundir else None
+                if p and p.pid:
+                    run.pid = p.pid      # started by a shell that is not ours to hear
+                    self.unsaved_pids[tid] = p.pid
+                elif now - run.started > LAUNCH_GRACE:
+                    (never if self._may_relaunch(run) else gone).append(run)
+                    continue
+                else:
+                    continue
             if tid in killreq and run.kill_at is None:
                 self._kill(run, now, "KILLED", "kill requested")
             limit = self.plan.tests[run.rec["testname"]].runtimelim
@@ -671,8 +680,27 @@ class Runner:
                 self._step_progress(run)
         if gone:
             self._finish(gone)
+        if never:
+            self._relaunch(never)
         if self.watchers.get(("exclusive", "")):
             self._notify(("exclusive", ""))
+
+    def _may_relaunch(self, run):
+        """A local test that never started (no .mt-steps: its shell died before forking it)
+        is launched again, at most twice."""
+        return (run.launcher == "direct" and bool(run.rundir) and (run.rec.get("attempt") or 0) < 2
+                and not os.path.exists(os.path.join(run.rundir, direct.STEPS_FILE)))
+
+    def _relaunch(self, runs):
+        with db.transaction(self.conn):
+            for run in runs:
+                key = (run.rec["testname"], run.rec["item_path"])
+                self.running.pop(run.rec["id"], None)
+                self._reset(self.recs[key])
+                if run.job:
+                    db.update_task(self.conn, run.job, state="failed", finished_at=time.time())
+                self.ready_set.discard(key)
+                self.dirty.add(key)
 
     def _watch_remote(self, now, killreq):
         from megatest import remote

@@ -27,7 +27,11 @@ def verdict(row, now, this_host, deadtime):
     if age <= STALE_AFTER:
         return ""
     if row["host"] == this_host:
-        return "test stopped reporting" if not direct.pid_alive(row["pid"]) else ""
+        pid = row["pid"]
+        if not pid and row["shortdir"]:
+            from megatest.progress import read_progress
+            pid = read_progress(row["shortdir"]).pid    # its runner died before writing it
+        return "test stopped reporting" if not direct.pid_alive(pid) else ""
     return "test stopped reporting (no heartbeat for deadtime)" if age > deadtime else ""
 
 
