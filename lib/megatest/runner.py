@@ -3,6 +3,8 @@
 State lives in the database; the in-memory records are a write-through mirror, so a runner
 killed at any instant is replaced by the next `mt-run` of the same run, which adopts the
 tests still running (they run in their own sessions) and records what finished meanwhile.
+This module holds the state, the loop, readiness and the records' writes; starting tests
+is launching.py, watching them watching.py.
 """
 import os
 import select
@@ -11,14 +13,11 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from megatest import db, finish, states, triggers
+from megatest import db, finish, launching, states, triggers, watching
 from megatest.launch import direct
 from megatest.progress import read_progress
+from megatest.watching import HEARTBEAT_INTERVAL, POLL_INTERVAL
 
-POLL_INTERVAL = 0.5        # s: adopted tests, kill requests, limits, step progress
-HEARTBEAT_INTERVAL = 10.0  # s: heartbeat_at of the runner's running tests and its task row
-KILL_GRACE = 5.0           # s between SIGTERM and SIGKILL of a test's process group
-LAUNCH_GRACE = 5.0         # s a LAUNCHED record may lack its wrapper pid after a crash
 NO_ITEM_COMMENT = "no item selected"
 
 
@@ -29,22 +28,6 @@ class Options:
     rerun_all: bool = False
     max_jobs: int = None
     dry_run: bool = False
-
-
-@dataclass
-class Running:
-    rec: dict
-    pid: int
-    rundir: str
-    started: float
-    child: bool                 # our own child: waitpid tells us when it ends
-    kill_at: float = None       # SIGTERM sent at; SIGKILL after KILL_GRACE
-    kill_status: str = ""       # KILLED after a kill request or runtime limit
-    steps_size: int = -1
-    job: int = None             # its row in the tasks table
-    launcher: str = "direct"    # direct, template, slurm, lsf (see megatest.launch)
-    job_id: str = ""            # the scheduler's job id
-    missing: int = 0            # scheduler polls that did not list the job
 
 
 @dataclass
@@ -192,7 +175,7 @@ class Runner:
         old_wakeup = signal.set_wakeup_fd(wfd)
         old_chld = signal.signal(signal.SIGCHLD, lambda *a: None)
         try:
-            self._adopt()
+            watching.adopt(self)
             self._loop(rfd)
         finally:
             signal.signal(signal.SIGCHLD, old_chld)
@@ -205,19 +188,19 @@ class Runner:
         while True:
             now = time.time()
             if now >= next_poll:
-                self._poll(now)
+                watching.poll(self, now)
                 next_poll = now + POLL_INTERVAL
             if now >= next_beat:
-                self._heartbeat(now)
+                watching.heartbeat(self, now)
                 next_beat = now + HEARTBEAT_INTERVAL
             # One write transaction for what a pass records (ends, then the starts they allow):
             # a commit costs more than the rest of a trivial test's records together.
             with db.transaction(self.conn):
-                self._reap()
-                self._shell_events()
+                watching.reap(self)
+                watching.shell_events(self)
                 self._evaluate()
                 if not self.stop:
-                    self._launch()
+                    launching.launch(self)
             self._run_after_commit()
             if self._done():
                 return
@@ -347,364 +330,11 @@ class Runner:
 
     # ------------------------------------------------------------ launching
 
-    def _limit_free(self, name):
-        limit = self.settings.max_jobs
-        if self.opts.max_jobs:
-            mine = sum(1 for _ in self.running)
-            if mine >= self.opts.max_jobs:
-                return False
-        if len(self.running) + self.others_running >= limit:
-            return False
-        group = self.jobgroup_of.get(name, "default")
-        glimit = self.settings.jobgroups.get(group)
-        if glimit:
-            mine = sum(1 for run in self.running.values() if self.jobgroup_of.get(run.rec["testname"]) == group)
-            if mine + self.others_by_group.get(group, 0) >= glimit:
-                return False
-        return True
-
-    def _order(self, key):
-        t = self.plan.tests[key[0]]
-        return (-t.priority, 0 if key[0] in self.waited_on else 1, key[0])
-
-    def _launch(self):
-        """Launch ready records in order while limits allow; stop scanning once full."""
-        if not self.ready:
-            return
-        now = time.time()
-        if now < self.next_launch:
-            return
-        capacity = self._capacity() - len(self.running)
-        if capacity <= 0:
-            return
-        if self.ready_unsorted:
-            self.ready.sort(key=self._order)   # stable: items keep expansion order
-            self.ready_unsorted = False
-        batch, rest = [], []
-        for n, key in enumerate(self.ready):
-            if len(batch) >= capacity or (self.settings.launch_delay and batch):
-                rest.extend(self.ready[n:])
-                break
-            if self._limit_free(key[0]):
-                batch.append(key)
-            else:
-                rest.append(key)
-        if self.settings.launch_delay and batch:
-            self.next_launch = now + self.settings.launch_delay
-        self.ready = rest
-        if batch:
-            self._start_batch(batch)
-
-    def _capacity(self):
-        cap = self.settings.max_jobs - self.others_running
-        if self.opts.max_jobs:
-            cap = min(cap, self.opts.max_jobs)
-        return cap
-
-    def _start_batch(self, keys):
-        """Mark a batch started (limits re-counted in the same write transaction, so two
-        runners of one area never overshoot together), then start the wrappers. A local
-        test is RUNNING from that transaction on, and is handed to the runner's shell once
-        it commits; other launchers mark it LAUNCHED and record their start after."""
-        from megatest import skip
-        local, prepared = [], []
-        load = round(os.getloadavg()[0], 2)
-        uname = " ".join(os.uname())
-        with db.transaction(self.conn):
-            total = db.count_running(self.conn, states.RUNNING_STATES)
-            by_group = db.count_running_by_group(self.conn, states.RUNNING_STATES) \
-                if self.settings.jobgroups else {}
-            for key in keys:
-                r = self.recs[key]
-                if not states.is_pending(r["state"], r["status"]):
-                    continue
-                group = self.jobgroup_of.get(key[0], "default")
-                glimit = self.settings.jobgroups.get(group)
-                if total >= self.settings.max_jobs or (glimit and by_group.get(group, 0) >= glimit):
-                    self.ready.append(key)
-                    self.ready_unsorted = True
-                    continue
-                reason = skip.check(self.plan.tests[key[0]], r, self.conn, self.run_id)
-                if reason:
-                    self._set(key, state="COMPLETED", status="SKIP", comment=reason)
-                    continue
-                try:
-                    rundir, linkdir, env, script = self._prepare(key)
-                except OSError as err:
-                    self._set(key, state="COMPLETED", status="ABORT", comment=f"launch failed: {err}")
-                    continue
-                now = time.time()
-                fields = dict(status="n/a", rundir=linkdir, shortdir=rundir, host=self.host,
-                              event_time=now, pid=None, cpuload=load, uname=uname,
-                              diskfree=_free_kib(rundir))
-                if self._launcher_kind(key) == "direct":
-                    self._set(key, state="RUNNING", heartbeat_at=now, **fields)
-                    local.append((key, rundir, env, script, self._add_job(key, "direct", None, "", now)))
-                else:
-                    self._set(key, state="LAUNCHED", **fields)
-                    prepared.append((key, rundir, env, script))
-                total += 1
-                by_group[group] = by_group.get(group, 0) + 1
-        if local:
-            self._later(lambda: self._start_local(local))
-        if prepared:
-            self._later(lambda: self._spawn_launched(prepared))
-
-    def _spawn_launched(self, prepared):
-        """Start records marked LAUNCHED (committed: a runner that dies meanwhile is followed
-        by one that adopts them) and record what the launchers said."""
-        started = [self._spawn(key, rundir, env, script) for key, rundir, env, script in prepared]
-        now = time.time()
-        with db.transaction(self.conn):
-            for key, kind, pid, job_id, rundir, error in started:
-                if error:
-                    self._set(key, state="COMPLETED", status="ABORT", comment=f"launch failed: {error}")
-                    continue
-                if job_id:
-                    self._set(key, job_id=job_id)
-                job = self._add_job(key, kind, pid, job_id, now)
-                self._track(key, Running(self.recs[key], pid or 0, rundir, now, child=pid is not None,
-                                         job=job, launcher=kind, job_id=job_id or ""))
-
-    def _add_job(self, key, kind, pid, job_id, now):
-        return db.add_task(self.conn, "job", action=kind, target=self.plan.target,
-                           runname=self.plan.runname, state="running", host=self.host, pid=pid,
-                           job_id=job_id or "", run_id=self.run_id, test_id=self.recs[key]["id"],
-                           claimed_at=now, heartbeat_at=now)
-
-    def _track(self, key, run):
-        self.running[run.rec["id"]] = run
-        self.on_event("started", rec=run.rec)
-
-    def _start_local(self, batch):
-        """Hand committed RUNNING records to the shell; a test whose environment bash cannot
-        take (a variable name it refuses) gets a bash of its own."""
-        failed = []
-        for key, rundir, env, script, job in batch:
-            rec, now = self.recs[key], time.time()
-            try:
-                if self._shell_for(env).start(rec["id"], rundir, env, self._body(key)):
-                    self._track(key, Running(rec, 0, rundir, now, child=False, job=job))
-                    continue
-                pid = direct.start(rundir, script, env)
-            except OSError as err:
-                failed.append((key, job, err))
-                continue
-            self.unsaved_pids[rec["id"]] = pid
-            self._track(key, Running(rec, pid, rundir, now, child=True, job=job))
-        if failed:
-            with db.transaction(self.conn):
-                for key, job, err in failed:
-                    self._set(key, state="COMPLETED", status="ABORT", comment=f"launch failed: {err}")
-                    db.update_task(self.conn, job, state="failed", finished_at=time.time())
-
-    def _spawn(self, key, rundir, env, script):
-        """Start one prepared record: (key, kind, pid, job id, rundir, error)."""
-        from megatest import remote
-        choice = remote.choice_for(self.settings, key)
-        try:
-            remote.write_exec_spec(rundir, env, script, self.plan.tests[key[0]].runtimelim)
-            if choice.kind == "template":
-                useshell = (self.settings.config.get("jobtools", "useshell") or "yes").strip() != "no"
-                pid = remote.start_template(choice, self.plan, self.recs[key], rundir, env,
-                                            self.run_id, useshell)
-                return key, "template", pid, None, rundir, ""
-            sched = remote.scheduler_module(choice.kind)
-            self.pacer.before_submit()
-            words = sched.resources(self.plan.tests[key[0]].config) if hasattr(sched, "resources") else []
-            job_id = sched.submit(list(choice.words), rundir, remote.quoted([remote.exec_path(env), rundir]),
-                                  self.job_tag(), words, env, comment=remote.job_comment(self.recs[key]["id"]))
-            return key, choice.kind, None, job_id, rundir, ""
-        except Exception as err:          # OSError or the scheduler's LaunchError
-            if not isinstance(err, OSError) and type(err).__name__ != "LaunchError":
-                raise
-            return key, choice.kind, None, None, rundir, str(err)
-
-    def _shell_for(self, env):
-        if self.shell is None:
-            from megatest.launch.shell import Shell
-            self.shell = Shell(env, os.path.dirname(self.conn_path))
-        return self.shell
-
-    def _body(self, key):
-        from megatest import launchprep
-        return launchprep.body(self, self.plan.tests[key[0]])
-
-    def _shell_events(self):
-        """pids and ends the shell reported: ended wrappers are recorded at once."""
-        if self.shell is None:
-            return
-        ended = []
-        for kind, tid, value in self.shell.events():
-            run = self.running.get(tid)
-            if run is None or run.launcher != "direct":
-                continue
-            if kind == "pid":
-                run.pid = value
-                self.unsaved_pids[tid] = value
-            else:
-                ended.append(run)
-        if ended:
-            self._finish(ended)
-
-    def _save_pids(self):
-        pids = {tid: pid for tid, pid in self.unsaved_pids.items() if tid in self.running}
-        self.unsaved_pids = {}
-        if pids:
-            with db.transaction(self.conn):
-                for tid, pid in pids.items():
-                    db.update_test(self.conn, tid, only_states=states.RUNNING_STATES, pid=pid)
-
-    def _launcher_kind(self, key):
-        kind = self.kinds.get(key)
-        if kind is None:
-            from megatest import remote
-            kind = self.kinds[key] = remote.choice_for(self.settings, key).kind
-        return kind
-
     def job_tag(self):
         from megatest import remote
         return remote.run_tag(self.run_id, self.area.area_id)
 
-    def _prepare(self, key):
-        from megatest import launchprep
-        return launchprep.prepare(self, key)
-
     # ------------------------------------------------------------ watching and finishing
-
-    def _reap(self):
-        done = {}
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-            done[pid] = status
-        if not done:
-            return
-        if self.shell and self.shell.pid in done:
-            self.shell.close(wait=0)
-            self.shell = None        # the next local test starts a new one
-        by_pid = {run.pid: tid for tid, run in self.running.items() if run.child}
-        runs = [self.running[by_pid[p]] for p in done if p in by_pid]
-        finished = [run for run in runs if run.launcher == "direct"]
-        for run in runs:
-            if run.launcher != "direct":
-                self._launcher_ended(run, os.waitstatus_to_exitcode(done[run.pid]))
-        if finished:
-            self._finish(finished)
-
-    def _launcher_ended(self, run, code):
-        """A launcher process (ssh, nbfake ...) ended: from now on only the record is watched;
-        a non-zero exit while the record never started is a failed launch."""
-        from megatest import remote
-        run.child = False
-        if code == 0:
-            return
-        key = (run.rec["testname"], run.rec["item_path"])
-        with db.transaction(self.conn):
-            changed = self._set(key, state="COMPLETED", status="ABORT",
-                                comment=remote.launch_failed(run.rundir, code), only_states=("LAUNCHED",))
-        if changed:
-            self._forget(run, "failed", code)
-
-    def _adopt(self):
-        """Records left running by an earlier runner: adopt, finish or declare DEAD."""
-        now = time.time()
-        for key in sorted(self.selected):
-            r = self.recs[key]
-            if not states.is_running(r["state"]) or (key[1] == "" and self.iterated.get(key[0])):
-                continue
-            job = db.job_row_of_test(self.conn, r["id"])
-            kind = job["action"] if job else self._launcher_kind(key)
-            if kind in ("template", "slurm", "lsf"):
-                self.running[r["id"]] = Running(r, 0, r["shortdir"] or "", r["event_time"] or now,
-                                                child=False, job=job["id"] if job else None,
-                                                launcher=kind,
-                                                job_id=(job["job_id"] if job else "") or r["job_id"] or "")
-                self.on_event("adopted", rec=r)
-                continue
-            if r["host"] and r["host"] != self.host:
-                continue       # on another host: its executor reports; the sweeper judges it
-            rundir = r["shortdir"]
-            p = read_progress(rundir) if rundir else None
-            pid = r["pid"] or (p.pid if p else None) or (direct.find_wrapper(rundir) if rundir else None)
-            run = Running(r, pid or 0, rundir, r["event_time"] or now, child=False,
-                          job=job["id"] if job else None)
-            if rundir and (p.exit_code is not None or direct.is_wrapper_alive(pid, rundir)):
-                self.running[r["id"]] = run
-            elif not pid and now - (r["event_time"] or now) < LAUNCH_GRACE:
-                self.running[r["id"]] = run      # handed to a shell a moment ago: _poll decides
-            elif not pid and self._may_relaunch(run):
-                self._relaunch([run])
-            else:
-                self._finish([run])
-            self.on_event("adopted", rec=r)
-
-    def _poll(self, now):
-        self._save_pids()
-        others = db.count_running(self.conn, states.RUNNING_STATES) - len(self.running)
-        self.others_running = max(0, others)
-        killreq = {row[0] for row in self.conn.execute(
-            "SELECT id FROM tests WHERE run_id=? AND state='KILLREQ'", (self.run_id,))}
-        self._watch_remote(now, killreq)
-        gone, never = [], []
-        for tid, run in self.running.items():
-            if run.launcher != "direct":
-                continue
-            if not run.pid:
-                p = read_progress(run.rundir) if run.rundir else None
-                if p and p.pid:
-                    run.pid = p.pid      # started by a shell that is not ours to hear
-                    self.unsaved_pids[tid] = p.pid
-                elif now - run.started > LAUNCH_GRACE:
-                    (never if self._may_relaunch(run) else gone).append(run)
-                    continue
-                else:
-                    continue
-            if tid in killreq and run.kill_at is None:
-                self._kill(run, now, "KILLED", "kill requested")
-            limit = self.plan.tests[run.rec["testname"]].runtimelim
-            if limit and run.kill_at is None and now - run.started > limit:
-                self._kill(run, now, "KILLED", f"runtime limit {limit:g}s exceeded")
-            if run.kill_at is not None and now - run.kill_at > KILL_GRACE:
-                direct.signal_group(run.pid, signal.SIGKILL)
-            if not run.child:
-                p = read_progress(run.rundir) if run.rundir else None
-                if p and p.exit_code is not None or not direct.is_wrapper_alive(run.pid, run.rundir):
-                    if run.rec["state"] != "LAUNCHED" or now - run.started > LAUNCH_GRACE:
-                        gone.append(run)
-            else:
-                self._step_progress(run)
-        if gone:
-            self._finish(gone)
-        if never:
-            self._relaunch(never)
-        if self.watchers.get(("exclusive", "")):
-            self._notify(("exclusive", ""))
-
-    def _may_relaunch(self, run):
-        """A local test that never started (no .mt-steps: its shell died before forking it)
-        is launched again, at most twice."""
-        return (run.launcher == "direct" and bool(run.rundir) and (run.rec.get("attempt") or 0) < 2
-                and not os.path.exists(os.path.join(run.rundir, direct.STEPS_FILE)))
-
-    def _relaunch(self, runs):
-        with db.transaction(self.conn):
-            for run in runs:
-                key = (run.rec["testname"], run.rec["item_path"])
-                self.running.pop(run.rec["id"], None)
-                self._reset(self.recs[key])
-                if run.job:
-                    db.update_task(self.conn, run.job, state="failed", finished_at=time.time())
-                self.ready_set.discard(key)
-                self.dirty.add(key)
-
-    def _watch_remote(self, now, killreq):
-        from megatest import remote
-        remote.watch(self, now, killreq)
 
     def _absorb(self, run, row):
         """A record someone else finished: mirror, watchers, toplevel, journal, job row."""
@@ -729,27 +359,6 @@ class Runner:
                 db.update_task(self.conn, run.job, state=job_state, exit_code=code,
                                finished_at=time.time())
         self.on_event("finished", rec=self.recs[(run.rec["testname"], run.rec["item_path"])])
-
-    def _kill(self, run, now, status, why):
-        run.kill_at, run.kill_status = now, status
-        run.rec["comment"] = why
-        direct.signal_group(run.pid, signal.SIGTERM)
-
-    def _step_progress(self, run):
-        try:
-            size = os.stat(os.path.join(run.rundir, direct.STEPS_FILE)).st_size
-        except OSError:
-            return
-        if size == run.steps_size:
-            return
-        run.steps_size = size
-        p = read_progress(run.rundir)
-        status, _ = p.worst()
-        key = (run.rec["testname"], run.rec["item_path"])
-        with db.transaction(self.conn):
-            finish.record_steps(self.conn, run.rec["id"], p)
-            if run.rec["status"] != status:
-                self._set(key, status=status, only_states=("RUNNING", "REMOTEHOSTSTART"))
 
     def _finish(self, runs):
         """Record the final state of ended wrappers (behaviour.md §11.6), in one transaction."""
@@ -778,7 +387,7 @@ class Runner:
             finish.record_steps(self.conn, row["id"], p)
         killed = None
         if run.kill_status:
-            killed = "FAILED TO KILL" if _reap_group(run.pid) else "KILLED"
+            killed = "FAILED TO KILL" if watching.reap_group(run.pid) else "KILLED"
         fields, only = finish.final_fields(self.conn, row, p, now, killed, run.rec.get("comment"))
         if self.unsaved_pids.pop(row["id"], None) and not row["pid"]:
             fields["pid"] = run.pid
@@ -817,31 +426,15 @@ class Runner:
         return {**self.plan.env, "MT_TEST_NAME": rec["testname"], "MT_ITEMPATH": rec["item_path"],
                 "MT_TEST_RUN_DIR": rec["rundir"] or ""}
 
-    def _heartbeat(self, now):
-        """Heartbeat the tests this runner watches and itself; sweep the rest of the area."""
-        from megatest import sweeper
-        with db.transaction(self.conn):
-            # tests run elsewhere heartbeat through their own wrapper (mt-exec), never here
-            db.heartbeat_tests(self.conn, [tid for tid, run in self.running.items()
-                                           if run.launcher == "direct"], now)
-            db.heartbeat_jobs(self.conn, [run.job for run in self.running.values() if run.job], now)
-            db.update_task(self.conn, self.task_id, heartbeat_at=now)
-        for row in sweeper.sweep_once(self.conn, self.host, self.settings.deadtime,
-                                      skip_ids=set(self.running)):
-            key = (row["testname"], row["item_path"])
-            if key in self.recs:
-                self.recs[key].update(dict(row))
-                self._notify(key)
-
     # ------------------------------------------------------------ the end
 
     def close(self, interrupted=False):
         """Derive the run's state and rollup status, close the runner's task, copy the db."""
         from megatest import rollup
         if self.shell:
-            self._shell_events()
+            watching.shell_events(self)
             self.shell.close()
-        self._save_pids()
+        watching.save_pids(self)
         finals = all(self._final(k) for k in self.selected)
         tops = [(r["state"], r["status"]) for r in db.run_toplevel_statuses(self.conn, self.run_id)]
         result = rollup.rollup(tops) or ("NOT_STARTED", "n/a")
@@ -879,20 +472,4 @@ class Runner:
 
     def still_running(self):
         return list(self.running.values())
-
-
-def _free_kib(path):
-    st = os.statvfs(path)
-    return st.f_bavail * st.f_frsize // 1024
-
-
-def _reap_group(pgid, wait=2.0):
-    """SIGKILL what is left of a killed test's process group; True if something survives."""
-    deadline = time.time() + wait
-    while direct.group_alive(pgid):
-        if time.time() > deadline:
-            return True
-        direct.signal_group(pgid, signal.SIGKILL)
-        time.sleep(0.05)
-    return False
 
