@@ -239,6 +239,18 @@ def test_a_refused_call_is_422_with_the_reason(served):
     assert status == 422 and "test id 9999" in reply["error"]
 
 
+def test_a_retried_queue_request_queues_one_action(served):
+    """A queue call whose reply was lost is sent again with the same request id: one action."""
+    call = {"action": "run", "target": "a/b", "runname": "q", "request": "0123abcd"}
+    first = served.call("queue", call)
+    again = served.call("queue", call)
+    other = served.call("queue", {**call, "request": "0123ABCD"})
+    assert first[0] == again[0] == other[0] == 200
+    assert first[1]["result"] == again[1]["result"] != other[1]["result"]
+    with served.conn() as conn:
+        assert conn.execute("SELECT count(*) FROM tasks WHERE kind='action'").fetchone()[0] == 2
+
+
 def test_token_file_is_private(served):
     mode = os.stat(rpc_client.token_file(str(served.area.toppath))).st_mode & 0o777
     assert mode == 0o600

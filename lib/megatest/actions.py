@@ -20,13 +20,21 @@ KINDS = {
 }
 
 
-def queue(conn, action, target, runname, testpatt="%", params=None):
-    """Insert a queued action; returns its task id."""
+def queue(conn, action, target, runname, testpatt="%", params=None, request=None):
+    """Insert a queued action; returns its task id. REQUEST (the caller's id for this one
+    request) makes a retried call whose reply was lost return the first call's task."""
     if action not in KINDS:
         raise ValueError(f"unknown action {action!r}")
+    params = dict(params or {})
+    if request:
+        params["request"] = str(request)
     with db.transaction(conn):
+        if request:
+            task_id = db.action_of_request(conn, json.dumps(params["request"]))
+            if task_id:
+                return task_id
         return db.add_task(conn, "action", action=action, target=target, runname=runname,
-                           testpatt=testpatt or "%", params=json.dumps(params or {}), state="new")
+                           testpatt=testpatt or "%", params=json.dumps(params), state="new")
 
 
 def command_for(area, task, bin_dir):

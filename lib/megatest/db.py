@@ -440,6 +440,13 @@ def new_actions(conn):
     return conn.execute("SELECT * FROM tasks WHERE kind='action' AND state='new' ORDER BY id").fetchall()
 
 
+def action_of_request(conn, quoted_request):
+    """The queued action whose params hold "request": QUOTED_REQUEST (a JSON string), or None."""
+    row = conn.execute("SELECT id FROM tasks WHERE kind='action' AND instr(params, ?) > 0 "
+                       "ORDER BY id LIMIT 1", ('"request": ' + quoted_request,)).fetchone()
+    return row[0] if row else None
+
+
 def claim_task(conn, task_id, host, pid):
     """Atomically claim a new task (compare-and-set on state); True when this caller won."""
     with transaction(conn):

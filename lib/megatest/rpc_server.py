@@ -198,8 +198,11 @@ class Service:
         extra = params.get("params") or {}
         if not isinstance(extra, dict):
             raise TypeError("params.params must be an object")
+        request = params.get("request")
+        if request is not None and not isinstance(request, str):
+            raise TypeError("request must be text")
         return actions.queue(conn, params["action"], params["target"], params["runname"],
-                             params.get("testpatt") or "%", extra)
+                             params.get("testpatt") or "%", extra, request=request)
 
 
 def _error(message, path=None, hint=None):

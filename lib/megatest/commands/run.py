@@ -20,7 +20,7 @@ Options:
   --dry-run           print the tests and items that would run; change nothing
   -j N                at most N tests of this run at once (besides max_concurrent_jobs)
   --quiet             no live progress; one line per finished test
-  --queue             queue a "start run" action for the area's server (not yet available)
+  --queue             queue a "start run" action; the area's server (mt-serve) starts it
   --preclean          accepted for Megatest compatibility (relaunches always clean)
 
 Exit status: 0 all selected tests clean (PASS WARN CHECK WAIVED SKIP), 1 some test did not
@@ -108,7 +108,8 @@ def _queue(area, plan, args):
         from megatest import rpc_client
         task_id = rpc_client.call(area, "queue", {"action": "run", "target": plan.target,
                                                   "runname": plan.runname,
-                                                  "testpatt": plan.user_testpatt, "params": params})
+                                                  "testpatt": plan.user_testpatt, "params": params,
+                                                  "request": os.urandom(8).hex()})
     print(f"mt-run: queued run {plan.target}/{plan.runname} as task {task_id}; the area server "
           f"(mt-serve) starts it on {home or 'the home host'}")
     return 0
