@@ -155,7 +155,9 @@ class _Parser:
     # -- files -------------------------------------------------------------------------------
 
     def read_file(self, path, section, where=None):
-        real = os.path.realpath(path)
+        # the first file cannot close a cycle: realpath (a stat per path component) only
+        # for included files
+        real = os.path.realpath(path) if self.stack else os.path.abspath(path)
         if real in self.stack:
             chain = " -> ".join(self.stack[self.stack.index(real):] + [real])
             raise MtError(f"include cycle: {chain}", *(where or (path, None)))
