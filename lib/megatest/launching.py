@@ -3,6 +3,7 @@
 
 Functions of the runner's state (runner.py), as launchprep.py and remote.py are.
 """
+import bisect
 import os
 import time
 from dataclasses import dataclass
@@ -46,9 +47,19 @@ def limit_free(runner, name):
 
 
 def order(runner, key):
-    """Launch order: priority, then tests others wait on, then name."""
-    t = runner.plan.tests[key[0]]
-    return (-t.priority, 0 if key[0] in runner.waited_on else 1, key[0])
+    """Launch order: priority, then tests others wait on, then name (items of one test
+    keep their expansion order)."""
+    found = runner.order_of.get(key[0])
+    if found is None:
+        t = runner.plan.tests[key[0]]
+        found = runner.order_of[key[0]] = (-t.priority, 0 if key[0] in runner.waited_on else 1, key[0])
+    return found
+
+
+def enqueue(runner, key):
+    """Into the ready queue, which stays in launch order: one insertion per key, where a
+    sort per pass cost a big iterated test O(items) key calls each time."""
+    bisect.insort_right(runner.ready, key, key=lambda k: order(runner, k))
 
 
 def launch(runner):
@@ -61,9 +72,6 @@ def launch(runner):
     room = capacity(runner) - len(runner.running)
     if room <= 0:
         return
-    if runner.ready_unsorted:
-        runner.ready.sort(key=lambda key: order(runner, key))   # stable: items keep expansion order
-        runner.ready_unsorted = False
     batch, rest = [], []
     for n, key in enumerate(runner.ready):
         if len(batch) >= room or (runner.settings.launch_delay and batch):
@@ -108,8 +116,7 @@ def start_batch(runner, keys):
             group = runner.jobgroup_of.get(key[0], "default")
             glimit = runner.settings.jobgroups.get(group)
             if total >= runner.settings.max_jobs or (glimit and by_group.get(group, 0) >= glimit):
-                runner.ready.append(key)
-                runner.ready_unsorted = True
+                enqueue(runner, key)
                 continue
             reason = skip.check(runner.plan.tests[key[0]], r, runner.conn, runner.run_id)
             if reason:

@@ -51,7 +51,7 @@ class Runner:
         self.dirty = set()
         self.ready = []
         self.ready_set = set()    # keys in self.ready or launched from it
-        self.ready_unsorted = False
+        self.order_of = {}        # testname -> its launch order key (launching.order)
         self.running = {}         # test id -> Running
         self.others_running = 0
         self.others_by_group = {}
@@ -72,6 +72,7 @@ class Runner:
         self.unsaved_pids = {}    # test id -> wrapper pid the shell reported, not yet written
         self.kinds = {}           # key -> its launcher's kind
         self.after_commit = []    # what waits for the current transaction to commit
+        self.rollups_due = None   # during a pass: iterated tests whose toplevel waits for a rollup
 
     # ------------------------------------------------------------ setup
 
@@ -196,15 +197,22 @@ class Runner:
             # One write transaction for what a pass records (ends, then the starts they allow):
             # a commit costs more than the rest of a trivial test's records together.
             with db.transaction(self.conn):
-                watching.reap(self)
-                watching.shell_events(self)
-                self._evaluate()
-                if not self.stop:
-                    launching.launch(self)
+                self.rollups_due = set()
+                try:
+                    watching.reap(self)
+                    watching.shell_events(self)
+                    while self.rollups_due or self.dirty:
+                        self._rollups()      # before readiness: waiters on toplevels see them
+                        self._evaluate()
+                    if not self.stop:
+                        launching.launch(self)
+                    self._rollups()
+                finally:
+                    self.rollups_due = None
             self._run_after_commit()
             if self._done():
                 return
-            timeout = max(0.0, min(next_poll, next_beat) - time.time())
+            timeout = 0.0 if self.dirty else max(0.0, min(next_poll, next_beat) - time.time())
             if self.ready and not self.stop and self.next_launch > time.time():
                 timeout = min(timeout, self.next_launch - time.time())
             select.select([rfd, self.shell.notify] if self.shell else [rfd], [], [], timeout)
@@ -273,9 +281,8 @@ class Runner:
                     if key[1] == "" and self.iterated.get(key[0]):
                         self._expand_now(key)
                     elif key not in self.ready_set:
-                        self.ready.append(key)
+                        launching.enqueue(self, key)
                         self.ready_set.add(key)
-                        self.ready_unsorted = True
                 else:
                     status = "PREQ_FAIL" if verdict == "failed" else "PREQ_DISCARDED"
                     changed.append((key, status, why))
@@ -408,19 +415,31 @@ class Runner:
         r.update(fields)
         self._notify(key)
         if key[1]:
-            top = db.rollup_toplevel(self.conn, self.run_id, key[0])
-            mirror = self.recs[(key[0], "")]
-            if top and (top["state"], top["status"]) != (mirror["state"], mirror["status"]):
-                self._notify((key[0], ""))
-            if top:
-                mirror.update(top)
-        if key[1]:
-            top = db.find_test(self.conn, self.run_id, key[0], "")
-            if top and (top["state"], top["status"]) != (self.recs[(key[0], "")]["state"],
-                                                         self.recs[(key[0], "")]["status"]):
-                self.recs[(key[0], "")].update(dict(top))
-                self._notify((key[0], ""))
+            if self.rollups_due is None:
+                self._rollup(key[0])
+            else:
+                self.rollups_due.add(key[0])
         return True
+
+    def _rollup(self, name):
+        """The toplevel of an iterated test from its items, into the db and the mirror."""
+        top = db.rollup_toplevel(self.conn, self.run_id, name)
+        mirror = self.recs[(name, "")]
+        if top and (top["state"], top["status"]) != (mirror["state"], mirror["status"]):
+            self._notify((name, ""))
+        if top:
+            mirror.update(top)
+        row = db.find_test(self.conn, self.run_id, name, "")
+        if row and (row["state"], row["status"]) != (mirror["state"], mirror["status"]):
+            mirror.update(dict(row))
+            self._notify((name, ""))
+
+    def _rollups(self):
+        """Roll up, once each, the toplevels whose items this pass changed (a big iterated
+        test's rollup reads all its items: once per pass, not once per item change)."""
+        due, self.rollups_due = self.rollups_due, set()
+        for name in sorted(due):
+            self._rollup(name)
 
     def _trigger_env(self, rec):
         return {**self.plan.env, "MT_TEST_NAME": rec["testname"], "MT_ITEMPATH": rec["item_path"],
