@@ -201,9 +201,8 @@ class Runner:
                 try:
                     watching.reap(self)
                     watching.shell_events(self)
-                    while self.rollups_due or self.dirty:
-                        self._rollups()      # before readiness: waiters on toplevels see them
-                        self._evaluate()
+                    while self.dirty or self._rollups(watched_only=True):
+                        self._evaluate()     # waiters on a toplevel see it rolled up
                     if not self.stop:
                         launching.launch(self)
                     self._rollups()
@@ -434,12 +433,15 @@ class Runner:
             mirror.update(dict(row))
             self._notify((name, ""))
 
-    def _rollups(self):
+    def _rollups(self, watched_only=False):
         """Roll up, once each, the toplevels whose items this pass changed (a big iterated
-        test's rollup reads all its items: once per pass, not once per item change)."""
-        due, self.rollups_due = self.rollups_due, set()
-        for name in sorted(due):
+        test's rollup reads all its items: once per pass, not once per item change); with
+        watched_only, only those a record waits on. True when one was rolled up."""
+        due = sorted(n for n in self.rollups_due if not watched_only or (n, "") in self.watchers)
+        self.rollups_due.difference_update(due)
+        for name in due:
             self._rollup(name)
+        return bool(due)
 
     def _trigger_env(self, rec):
         return {**self.plan.env, "MT_TEST_NAME": rec["testname"], "MT_ITEMPATH": rec["item_path"],
