@@ -217,8 +217,8 @@ def test_unknown_command_path_and_method(served):
 
 
 def test_oversized_bodies_get_413(served):
-    from megatest import rpc_server
-    body = b'{"cmd": "ping", "params": {"pad": "' + b"x" * rpc_server.MAX_BODY_BYTES + b'"}}'
+    from megatest import rpc_http
+    body = b'{"cmd": "ping", "params": {"pad": "' + b"x" * rpc_http.MAX_BODY_BYTES + b'"}}'
     status, reply = served.post(body)
     assert status == 413 and "exceeds" in reply["error"]
     # a declared length far beyond the limit is refused before any of the body is read

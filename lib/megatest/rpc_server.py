@@ -1,34 +1,23 @@
 """mt-serve's server: the live database of an area, offered as JSON over HTTP to the processes
-that run off the home host, plus the area's background jobs (actions, dead-test sweep, sync).
-
-Protocol: `POST /api` with `{"cmd": NAME, "params": {...}}` and the area token in the
-X-Megatest-Token header. Replies are JSON: 200 `{"ok": true, "result": ...}`; otherwise
-`{"ok": false, "error": TEXT}` with 400 (malformed), 401 (token), 404 (path or command),
-405 (method), 411/413 (length), 422 (the call was refused: its record is gone...), 503 (busy or
-stopping: try again) or 500 (a bug). Calls are those of testops plus "ping" and "queue".
+that run off the home host (rpc_http.py: the protocol, the token, the calls), plus the area's
+background jobs (actions, dead-test sweep, sync). This module is the server's life.
 
 One server per area, chosen by a lock held for the server's life (locks.try_hold); the lock
 file stays in place (see locks). `<area>/.mt/server.json` says where it listens; it is
 rewritten by temp-file-and-rename every HEARTBEAT_INTERVAL, so a reader never sees half.
 """
-import hmac
-import http.server
 import json
 import logging
 import os
 import socket
-import sqlite3
 import threading
 import time
 
 from megatest import db, fsutil, locks, testops
 from megatest.errors import MtError
-from megatest.rpc_client import API_PATH, HOST_HEADER, TOKEN_HEADER, server_file, token_file
+from megatest.rpc_client import server_file, token_file
+from megatest.rpc_http import READ_TIMEOUT, HTTPServer, Service
 
-MAX_BODY_BYTES = 4 * 1024 * 1024   # a request body larger than this gets 413
-DRAIN_LIMIT = 16 * 1024 * 1024     # a refused body up to this size is read and dropped, so the
-                                   # client sees the reply instead of a reset connection
-READ_TIMEOUT = 30.0                # s a connection may stall mid-request
 HEARTBEAT_INTERVAL = 3.0           # s between rewrites of server.json
 ACTION_POLL_INTERVAL = 1.5         # s between polls of the tasks table for queued actions
 SWEEP_INTERVAL = 10.0              # s between dead-test sweeps (and journal deliveries)
@@ -37,7 +26,6 @@ STALE_AFTER = 5 * HEARTBEAT_INTERVAL   # a server.json older than this is a dead
 ERROR_LOG_INTERVAL = 60.0          # s: a background job repeats the same error at most this often
 LOCK_NAME = "server.lock"
 TOKEN_BYTES = 32
-BUSY_WORDS = ("locked", "busy")
 
 log = logging.getLogger("megatest.rpc_server")
 
@@ -122,229 +110,6 @@ def default_address():
             return probe.getsockname()[0]
     except OSError:
         return address or "127.0.0.1"
-
-
-# ---------------------------------------------------------------- the service: calls and counters
-
-class Service:
-    """What the server knows and does: the area, the token, the counters, and one call."""
-
-    def __init__(self, area, settings, token, db_path):
-        self.area, self.settings, self.token, self.db_path = area, settings, token.encode(), db_path
-        self.started = time.time()
-        self.last_activity = time.monotonic()
-        self.counts = {}        # cmd or refusal -> requests
-        self.hosts = {}         # client host (as it names itself) -> requests
-        self.addresses = {}     # client address -> requests
-        self._lock = threading.Lock()
-
-    def token_ok(self, given):
-        return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self.token)
-
-    def count(self, what, host=None, address=None):
-        with self._lock:
-            self.counts[what] = self.counts.get(what, 0) + 1
-            if host is None:
-                return
-            first = host not in self.hosts
-            self.hosts[host] = self.hosts.get(host, 0) + 1
-            self.addresses[address] = self.addresses.get(address, 0) + 1
-        if first:
-            log.info("first call host=%s address=%s cmd=%s", host, address, what)
-
-    def metrics(self):
-        with self._lock:
-            return {"requests": dict(self.counts), "hosts": dict(self.hosts),
-                    "addresses": dict(self.addresses)}
-
-    def handle(self, conn_of, cmd, params, host, address):
-        """(HTTP status, reply) for one call; conn_of() gives the calling thread's connection."""
-        self.last_activity = time.monotonic()
-        if cmd != "ping" and cmd != "queue" and cmd not in testops.OPERATIONS:
-            self.count("unknown-cmd")
-            return 404, _error(f"no such command {cmd!r}")
-        self.count(cmd, host, address)
-        try:
-            return 200, {"ok": True, "result": self._call(conn_of, cmd, params)}
-        except MtError as err:
-            return 422, _error(err.message, path=err.path, hint=err.hint)
-        except KeyError as err:
-            return 400, _error(f"bad params for {cmd}: missing {err}")
-        except (TypeError, ValueError, AttributeError) as err:
-            return 400, _error(f"bad params for {cmd}: {err}")
-        except sqlite3.OperationalError as err:
-            if any(word in str(err) for word in BUSY_WORDS):
-                return 503, _error(f"database busy: {err}")
-            log.exception("call failed cmd=%s", cmd)
-            return 500, _error(f"database error: {err}")
-
-    def _call(self, conn_of, cmd, params):
-        if cmd == "ping":
-            return self.ping()
-        if cmd == "queue":
-            return self.queue(conn_of(), params)
-        return testops.execute(conn_of(), cmd, params, self.db_path)
-
-    def ping(self):
-        return {"host": socket.gethostname(), "pid": os.getpid(), "started": self.started,
-                "uptime": time.time() - self.started, **self.metrics()}
-
-    def queue(self, conn, params):
-        """Queue an action (mt-run --queue, mt-clean --queue) for the poller; its task id."""
-        from megatest import actions
-        for name in ("action", "target", "runname"):
-            if not isinstance(params[name], str) or not params[name]:
-                raise ValueError(f"{name} must be non-empty text")
-        extra = params.get("params") or {}
-        if not isinstance(extra, dict):
-            raise TypeError("params.params must be an object")
-        request = params.get("request")
-        if request is not None and not isinstance(request, str):
-            raise TypeError("request must be text")
-        return actions.queue(conn, params["action"], params["target"], params["runname"],
-                             params.get("testpatt") or "%", extra, request=request)
-
-
-def _error(message, path=None, hint=None):
-    reply = {"ok": False, "error": message}
-    if path:
-        reply["path"] = path
-    if hint:
-        reply["hint"] = hint
-    return reply
-
-
-# ---------------------------------------------------------------- HTTP
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    """One client connection (kept alive across calls) with its own database connection."""
-    protocol_version = "HTTP/1.1"
-    server_version = "mt-serve"
-    timeout = READ_TIMEOUT
-    disable_nagle_algorithm = True      # headers and body leave in two writes: without this,
-                                        # Nagle and the client's delayed ACK add 40 ms a reply
-
-    def setup(self):
-        super().setup()
-        self._conn = None
-
-    def finish(self):
-        try:
-            super().finish()
-        finally:
-            if self._conn is not None:
-                self._conn.close()
-
-    def db_connection(self):
-        if self._conn is None:
-            self._conn = db.connect(self.server.service.db_path)
-        return self._conn
-
-    def do_POST(self):
-        service = self.server.service
-        if self.path != API_PATH:
-            return self._refuse(404, f"no such path {self.path!r}: POST {API_PATH}", "bad-path")
-        if not service.token_ok(self.headers.get(TOKEN_HEADER, "")):
-            return self._refuse(401, f"missing or wrong {TOKEN_HEADER}", "unauthorized")
-        length = self._length()
-        if length is None:
-            return
-        body = self.rfile.read(length)
-        if len(body) < length:
-            self.close_connection = True       # the client went away mid-body
-            return
-        call = _parse(body)
-        if isinstance(call, str):
-            service.count("malformed")
-            return self._reply(400, _error(call))
-        address = self.client_address[0]
-        status, reply = service.handle(self.db_connection, call["cmd"], call["params"],
-                                       self.headers.get(HOST_HEADER) or address, address)
-        self._reply(status, reply)
-
-    def do_GET(self):
-        self._refuse(405, f"use POST {API_PATH}", "bad-method")
-
-    do_PUT = do_DELETE = do_HEAD = do_PATCH = do_GET
-
-    def _length(self):
-        """The body's declared length, or None after refusing the request."""
-        if self.headers.get("Transfer-Encoding"):
-            return self._refuse(411, "chunked bodies are not accepted: send Content-Length",
-                                "bad-length", drain=False)
-        text = self.headers.get("Content-Length")
-        try:
-            length = int(text)
-        except (TypeError, ValueError):
-            return self._refuse(411, "Content-Length required", "bad-length", drain=False)
-        if length < 0:
-            return self._refuse(400, "negative Content-Length", "bad-length", drain=False)
-        if length > MAX_BODY_BYTES:
-            return self._refuse(413, f"body of {length} bytes exceeds {MAX_BODY_BYTES}", "too-large")
-        return length
-
-    def _refuse(self, status, message, what, drain=True):
-        """Reply STATUS and close, reading a modest unread body first (see DRAIN_LIMIT)."""
-        self.server.service.count(what)
-        if drain:
-            self._drain()
-        self._reply(status, _error(message), close=True)
-
-    def _drain(self):
-        try:
-            left = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            return
-        if left > DRAIN_LIMIT:
-            return
-        while left > 0:
-            chunk = self.rfile.read(min(left, 65536))
-            if not chunk:
-                return
-            left -= len(chunk)
-
-    def _reply(self, status, reply, close=False):
-        data = json.dumps(reply).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if close:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, fmt, *args):
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("http client=%s %s", self.client_address[0], fmt % args)
-
-
-def _parse(body):
-    """{"cmd": str, "params": dict} from a body, or the text saying what is wrong with it."""
-    try:
-        call = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
-        return f"malformed JSON: {err}"
-    if not isinstance(call, dict) or not isinstance(call.get("cmd"), str):
-        return 'expected an object {"cmd": NAME, "params": {...}}'
-    params = call.get("params", {})
-    if not isinstance(params, dict):
-        return "params must be an object"
-    return {"cmd": call["cmd"], "params": params}
-
-
-class HTTPServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address, service):
-        self.service = service
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, Handler)
-
-    def handle_error(self, request, client_address):
-        log.warning("connection error client=%s", client_address[0], exc_info=True)
 
 
 # ---------------------------------------------------------------- one running server
