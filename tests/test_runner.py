@@ -510,3 +510,10 @@ def test_a_second_wrapper_attempt_replaces_the_first(tmp_path):
     p = read_progress(str(tmp_path))
     assert (p.pid, p.exit_code, p.worst()) == (11, 0, ("PASS", ""))
     assert p.ends == [("s1", 0, "step", 4.0)]
+
+
+def test_items_launch_in_expansion_order(make_area, mt_env, tmp_path):
+    order = tmp_path / "order"
+    area = make_area({"t": f"[items]\nN 3 20 100 1\n[ezsteps]\ns1 echo $N >> {order}\n"}, max_jobs=1)
+    assert run(area, mt_env).returncode == 0
+    assert order.read_text().split() == ["3", "20", "100", "1"]

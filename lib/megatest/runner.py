@@ -269,7 +269,8 @@ class Runner:
         while self.dirty:
             batch, self.dirty = self.dirty, set()
             changed = []
-            for key in sorted(batch):
+            # record ids follow registration, so items are judged (and queued) in expansion order
+            for key in sorted(batch, key=lambda k: self.recs[k]["id"] if k in self.recs else 0):
                 r = self.recs.get(key)
                 if r is None or not states.is_pending(r["state"], r["status"]):
                     continue
