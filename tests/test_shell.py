@@ -154,3 +154,84 @@ def test_a_running_wrapper_without_a_recorded_pid_is_adopted(make_area, mt_env, 
     rec = records(area, mt_env)["t"]
     assert (rec["state"], rec["status"]) == ("COMPLETED", "PASS") and attempt_of(mt_env, "t") == 0
     assert counter.read_text() == "x\n"           # waited for, not run twice
+
+
+def test_a_shell_that_ended_says_so_when_sent_a_test(tmp_path):
+    from megatest.launch.shell import ShellGone
+    shell = Shell({"PATH": os.environ["PATH"]}, str(tmp_path / "work"))
+    os.kill(shell.pid, signal.SIGKILL)
+    os.waitpid(shell.pid, 0)
+    try:
+        shell.start(1, str(tmp_path), {"PATH": os.environ["PATH"]}, ["finish 0"])
+    except ShellGone:
+        pass
+    else:
+        raise AssertionError("a dead shell took a test")
+    shell.discard()
+
+
+def test_tests_get_sigpipe_back(make_area, mt_env):
+    """Python ignores SIGPIPE; a test must not inherit that (`yes | head` has to end)."""
+    area = make_area({"t": "[ezsteps]\ns1 yes | head -1 > /dev/null; echo ${PIPESTATUS[0]}\n"})
+    out = subprocess.run([str(BIN / "mt-run"), "--area", str(area), "--target", "a/b", "--runname", "r",
+                          "--quiet"], env=mt_env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert (area / "disk0/a/b/r/t/s1.log").read_text() == "141\n"
+
+
+def shell_of(runner_pid, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for entry in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                continue
+            if ppid == runner_pid and direct.shell_alive(int(entry)):
+                return int(entry)
+        time.sleep(0.05)
+    raise AssertionError("the runner started no shell")
+
+
+def test_a_stalled_shell_never_gets_a_second_copy(make_area, mt_env, tmp_path):
+    """A shell that is slow to fork (here: stopped for longer than the launch grace) is
+    waited for: the test runs once."""
+    counter = tmp_path / "count"
+    area = make_area({"a": "[ezsteps]\ns1 sleep 1\n",
+                      "b": f"[requirements]\nwaiton a\n[ezsteps]\ns1 echo x >> {counter}\n"})
+    p = subprocess.Popen([str(BIN / "mt-run"), "--area", str(area), "--target", "a/b", "--runname", "r",
+                          "--quiet"], env=mt_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    shell = shell_of(p.pid)
+    steps = area / "disk0/a/b/r/a" / direct.STEPS_FILE
+    deadline = time.time() + 20
+    while time.time() < deadline and "start s1" not in (steps.read_text() if steps.exists() else ""):
+        time.sleep(0.02)
+    os.kill(shell, signal.SIGSTOP)        # `a` goes on; `b` waits in the stopped shell
+    time.sleep(7)
+    os.kill(shell, signal.SIGCONT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, out + err
+    assert counter.read_text() == "x\n"
+    assert attempt_of(mt_env, "b") == 0
+
+
+def test_kill_finds_a_test_whose_pid_is_only_in_its_steps_file(make_area, mt_env):
+    area = make_area({"slow": "[ezsteps]\ns1 sleep 60\n"})
+    cmd = [str(BIN / "mt-run"), "--area", str(area), "--target", "a/b", "--runname", "r", "--quiet"]
+    p = subprocess.Popen(cmd, env=mt_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    steps = area / "disk0/a/b/r/slow" / direct.STEPS_FILE
+    deadline = time.time() + 20
+    while time.time() < deadline and "start s1" not in (steps.read_text() if steps.exists() else ""):
+        time.sleep(0.05)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    set_record(mt_env, "slow", pid=None)
+    wrapper = read_progress(str(area / "disk0/a/b/r/slow")).pid
+    out = subprocess.run([str(BIN / "mt-clean"), "--kill", "--area", str(area), "--target", "a/b",
+                          "--runname", "r"], env=mt_env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert not direct.group_alive(wrapper)
+    rec = records(area, mt_env)["slow"]
+    assert (rec["state"], rec["status"]) == ("KILLED", "KILLED")

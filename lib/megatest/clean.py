@@ -42,12 +42,25 @@ def request_kill(conn, run, testpatt, this_host):
         for r in rows:
             if r["job_id"]:
                 continue                 # its scheduler job was cancelled: the record follows
-            if r["host"] == this_host and r["pid"]:
-                _kill_group(r["pid"])
+            pid = _wrapper_pid(r) if r["host"] == this_host else None
+            if pid:
+                _kill_group(pid)
                 with db.transaction(conn):
                     db.set_test_state(conn, r["id"], "KILLED", "KILLED", "killed by mt-clean --kill",
                                       only_states=("KILLREQ",))
     return len(rows)
+
+
+def _wrapper_pid(row):
+    """The test's wrapper pid: the record's, else the one in .mt-steps (its runner died
+    before writing it), checked to be that test's live wrapper."""
+    if row["pid"]:
+        return row["pid"]
+    if not row["shortdir"]:
+        return None
+    from megatest.progress import read_progress
+    pid = read_progress(row["shortdir"]).pid
+    return pid if direct.is_wrapper_alive(pid, row["shortdir"]) else None
 
 
 def _cancel_jobs(conn, rows):

@@ -3,7 +3,6 @@
 
 Functions of the runner's state (runner.py), as launchprep.py and remote.py are.
 """
-import bisect
 import os
 import time
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ class Running:
     launcher: str = "direct"    # direct, template, slurm, lsf (see megatest.launch)
     job_id: str = ""            # the scheduler's job id
     missing: int = 0            # scheduler polls that did not list the job
+    shell_pid: int = 0          # the runner's shell that was sent this test (local tests)
+    lost_at: float = None       # first seen with neither a wrapper pid nor a live shell
 
 
 def limit_free(runner, name):
@@ -57,9 +58,17 @@ def order(runner, key):
 
 
 def enqueue(runner, key):
-    """Into the ready queue, which stays in launch order: one insertion per key, where a
-    sort per pass cost a big iterated test O(items) key calls each time."""
-    bisect.insort_right(runner.ready, key, key=lambda k: order(runner, k))
+    """Into the ready queue, which stays in launch order: one insertion per key (after its
+    equals), where a sort per pass cost a big iterated test O(items) key calls each time."""
+    ready, rank = runner.ready, order(runner, key)
+    lo, hi = 0, len(ready)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if rank < order(runner, ready[mid]):
+            hi = mid
+        else:
+            lo = mid + 1
+    ready.insert(lo, key)
 
 
 def launch(runner):
@@ -133,7 +142,11 @@ def start_batch(runner, keys):
                           diskfree=free_kib(rundir))
             if launcher_kind(runner, key) == "direct":
                 runner._set(key, state="RUNNING", heartbeat_at=now, **fields)
-                local.append((key, rundir, env, script, add_job(runner, key, "direct", None, "", now)))
+                # the job row names the shell that gets the test: a runner that adopts the
+                # record waits while that shell lives rather than launch the test again
+                shell = shell_for(runner, env)
+                local.append((key, rundir, env, script,
+                              add_job(runner, key, "direct", shell.pid, "", now)))
             else:
                 runner._set(key, state="LAUNCHED", **fields)
                 prepared.append((key, rundir, env, script))
@@ -177,13 +190,21 @@ def track(runner, run):
 def start_local(runner, batch):
     """Hand committed RUNNING records to the shell; a test whose environment bash cannot
     take (a variable name it refuses) gets a bash of its own."""
+    from megatest.launch.shell import ShellGone
     failed = []
     for key, rundir, env, script, job in batch:
         rec, now = runner.recs[key], time.time()
+        body = launchprep.body(runner, runner.plan.tests[key[0]])
         try:
-            body = launchprep.body(runner, runner.plan.tests[key[0]])
-            if shell_for(runner, env).start(rec["id"], rundir, env, body):
-                track(runner, Running(rec, 0, rundir, now, child=False, job=job))
+            try:
+                shell = shell_for(runner, env)
+                sent = shell.start(rec["id"], rundir, env, body)
+            except ShellGone:
+                drop_shell(runner)           # it died since the pass began: a new one
+                shell = shell_for(runner, env)
+                sent = shell.start(rec["id"], rundir, env, body)
+            if sent:
+                track(runner, Running(rec, 0, rundir, now, child=False, job=job, shell_pid=shell.pid))
                 continue
             pid = direct.start(rundir, script, env)
         except OSError as err:
@@ -228,6 +249,15 @@ def shell_for(runner, env):
         runner.shell = Shell(env, os.path.dirname(runner.conn_path))
     return runner.shell
 
+
+def drop_shell(runner):
+    """The shell ended: what it reported is taken, its pipes closed; the next local test
+    starts a new one. Tests it never forked are launched again (watching.poll)."""
+    if runner.shell is not None:
+        from megatest import watching
+        watching.shell_events(runner)
+        runner.shell.discard()
+        runner.shell = None
 
 def launcher_kind(runner, key):
     kind = runner.kinds.get(key)

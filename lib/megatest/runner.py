@@ -71,6 +71,7 @@ class Runner:
         self.shell = None         # the shell that forks local tests (launch/shell.py)
         self.unsaved_pids = {}    # test id -> wrapper pid the shell reported, not yet written
         self.kinds = {}           # key -> its launcher's kind
+        self.relaunches = {}      # test id -> times launched again (never started: watching)
         self.after_commit = []    # what waits for the current transaction to commit
         self.rollups_due = None   # during a pass: iterated tests whose toplevel waits for a rollup
 
@@ -196,9 +197,9 @@ class Runner:
                 next_beat = now + HEARTBEAT_INTERVAL
             # One write transaction for what a pass records (ends, then the starts they allow):
             # a commit costs more than the rest of a trivial test's records together.
-            with db.transaction(self.conn):
-                self.rollups_due = set()
-                try:
+            try:
+                with db.transaction(self.conn):
+                    self.rollups_due = set()
                     watching.reap(self)
                     watching.shell_events(self)
                     while self.dirty or self._rollups(watched_only=True):
@@ -206,8 +207,11 @@ class Runner:
                     if not self.stop:
                         launching.launch(self)
                     self._rollups()
-                finally:
-                    self.rollups_due = None
+            except BaseException:
+                self.after_commit.clear()    # nothing of a rolled-back pass may start
+                raise
+            finally:
+                self.rollups_due = None
             self._run_after_commit()
             if self._done():
                 return
@@ -453,6 +457,10 @@ class Runner:
     def close(self, interrupted=False):
         """Derive the run's state and rollup status, close the runner's task, copy the db."""
         from megatest import rollup
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")    # interrupted while a rollback was under way
+        if interrupted:
+            self._reload()                   # a pass cut short changed the mirror, not the db
         if self.shell:
             watching.shell_events(self)
             self.shell.close()
@@ -467,6 +475,12 @@ class Runner:
                        rollup_status=result[1], pass_count=passes, fail_count=fails)
             db.update_task(self.conn, self.task_id, state="killed" if interrupted else "done",
                            finished_at=time.time(), exit_code=self.exit_code())
+
+    def _reload(self):
+        for row in db.tests_of_run(self.conn, self.run_id, include_deleted=True):
+            key = (row["testname"], row["item_path"])
+            if key in self.recs:
+                self.recs[key].update(dict(row))
 
     def exit_code(self):
         for key in self.selected:

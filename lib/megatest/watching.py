@@ -33,8 +33,7 @@ def reap(runner):
     if not done:
         return
     if runner.shell and runner.shell.pid in done:
-        runner.shell.close(wait=0)
-        runner.shell = None        # the next local test starts a new one
+        launching.drop_shell(runner)
     by_pid = {run.pid: tid for tid, run in runner.running.items() if run.child}
     runs = [runner.running[by_pid[p]] for p in done if p in by_pid]
     finished = [run for run in runs if run.launcher == "direct"]
@@ -81,12 +80,13 @@ def adopt(runner):
         rundir = r["shortdir"]
         p = read_progress(rundir) if rundir else None
         pid = r["pid"] or (p.pid if p else None) or (direct.find_wrapper(rundir) if rundir else None)
+        shell_pid = (job["pid"] or 0) if job else 0
         run = Running(r, pid or 0, rundir, r["event_time"] or now, child=False,
-                      job=job["id"] if job else None)
+                      job=job["id"] if job else None, shell_pid=shell_pid)
         if rundir and (p.exit_code is not None or direct.is_wrapper_alive(pid, rundir)):
             runner.running[r["id"]] = run
-        elif not pid and now - (r["event_time"] or now) < LAUNCH_GRACE:
-            runner.running[r["id"]] = run      # handed to a shell a moment ago: poll() decides
+        elif not pid and (direct.shell_alive(shell_pid) or now - (r["event_time"] or now) < LAUNCH_GRACE):
+            runner.running[r["id"]] = run      # its shell still has it queued: poll() decides
         elif not pid and may_relaunch(runner, run):
             relaunch(runner, [run])
         else:
@@ -113,10 +113,13 @@ def poll(runner, now):
             if p and p.pid:
                 run.pid = p.pid      # started by a shell that is not ours to hear
                 runner.unsaved_pids[tid] = p.pid
-            elif now - run.started > LAUNCH_GRACE:
-                (never if may_relaunch(runner, run) else gone).append(run)
-                continue
+            elif direct.shell_alive(run.shell_pid):
+                continue             # a slow or busy shell still has it: never a second copy
             else:
+                # the shell is gone; a wrapper it forked at its end writes .mt-steps at once
+                run.lost_at = run.lost_at or now
+                if now - run.lost_at > LAUNCH_GRACE:
+                    (never if may_relaunch(runner, run) else gone).append(run)
                 continue
         if tid in killreq and run.kill_at is None:
             kill(run, now, "KILLED", "kill requested")
@@ -141,21 +144,30 @@ def poll(runner, now):
 
 
 def may_relaunch(runner, run):
-    """A local test that never started (no .mt-steps: its shell died before forking it)
-    is launched again, at most twice."""
-    return (run.launcher == "direct" and bool(run.rundir) and (run.rec.get("attempt") or 0) < 2
+    """A local test that never started (no .mt-steps, and the shell it was sent to is gone)
+    is launched again, at most twice by one runner."""
+    return (run.launcher == "direct" and bool(run.rundir)
+            and runner.relaunches.get(run.rec["id"], 0) < 2
             and not os.path.exists(os.path.join(run.rundir, direct.STEPS_FILE)))
 
 
 def relaunch(runner, runs):
-    """Back to NOT_STARTED (attempt + 1), to be launched by this runner again."""
+    """Back to NOT_STARTED (attempt + 1), to be launched by this runner again; a record
+    someone asked to kill meanwhile ends KILLED instead."""
     with db.transaction(runner.conn):
         for run in runs:
+            tid = run.rec["id"]
             key = (run.rec["testname"], run.rec["item_path"])
-            runner.running.pop(run.rec["id"], None)
-            runner._reset(runner.recs[key])
+            runner.running.pop(tid, None)
             if run.job:
                 db.update_task(runner.conn, run.job, state="failed", finished_at=time.time())
+            if db.get_test(runner.conn, tid)["state"] == "KILLREQ":
+                runner._set(key, state="KILLED", status="KILLED", only_states=("KILLREQ",),
+                            comment="kill requested before the test started")
+                runner.on_event("finished", rec=runner.recs[key])
+                continue
+            runner.relaunches[tid] = runner.relaunches.get(tid, 0) + 1
+            runner._reset(runner.recs[key])
             runner.ready_set.discard(key)
             runner.dirty.add(key)
 

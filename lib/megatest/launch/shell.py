@@ -20,6 +20,10 @@ from megatest.launch.direct import bash_word
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
+
+class ShellGone(OSError):
+    """The shell ended: what was sent to it is not run (the caller starts another)."""
+
 _SERVER = r'''cd / || exit 1
 set -m
 trap '' PIPE
@@ -66,7 +70,8 @@ class Shell:
         ]
         try:
             self.pid = os.posix_spawn(direct.BASH, [direct.BASH, "-c", _SERVER, direct.SHELL_NAME],
-                                      env, file_actions=actions, setsid=True)
+                                      env, file_actions=actions, setsid=True,
+                                      setsigdef=direct.DEFAULT_SIGNALS)
         finally:
             os.close(notify_w)
             os.close(wake_r)
@@ -96,6 +101,8 @@ class Shell:
             os.write(self.wake, b".")
         except BlockingIOError:
             pass                     # the pipe is full of wake-ups the shell has yet to read
+        except BrokenPipeError:
+            raise ShellGone(f"the runner's shell (pid {self.pid}) has ended") from None
         return True
 
     def _exports(self, env):
@@ -144,6 +151,14 @@ class Shell:
                 pass
         self.cmd = self.wake = -1
         self.reap(wait)
+
+    def discard(self):
+        """The shell ended (reaped): give back its pipes too."""
+        self.close(wait=0)
+        try:
+            os.close(self.notify)
+        except OSError:
+            pass
 
     def reap(self, wait):
         """Wait up to `wait` s for the shell itself (not its tests) to end; True if it did."""
