@@ -134,21 +134,29 @@ def test_a_test_handed_to_a_dead_shell_is_launched_again(make_area, mt_env, tmp_
     assert counter.read_text() == "x\nx\n"
 
 
-def test_a_running_wrapper_without_a_recorded_pid_is_adopted(make_area, mt_env, tmp_path):
-    """The pid reaches the database a moment after the start: a runner killed in between
-    leaves it only in .mt-steps, where the next runner finds it and waits for the test."""
-    counter = tmp_path / "count"
-    area = make_area({"t": f"[ezsteps]\ns1 sleep 3; echo x >> {counter}\n"})
+def run_and_kill_after_start(area, mt_env, test):
+    """Start mt-run, wait until TEST's first step started, kill -9 the runner's whole process
+    group (its shell and tests live on in their own sessions), and forget the test's pid in
+    the database as if the runner died before writing it. Returns the mt-run command."""
     cmd = [str(BIN / "mt-run"), "--area", str(area), "--target", "a/b", "--runname", "r", "--quiet"]
     p = subprocess.Popen(cmd, env=mt_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True)
-    steps = area / "disk0/a/b/r/t" / direct.STEPS_FILE
+    steps = area / "disk0/a/b/r" / test / direct.STEPS_FILE
     deadline = time.time() + 20
     while time.time() < deadline and "start s1" not in (steps.read_text() if steps.exists() else ""):
         time.sleep(0.05)
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()
-    set_record(mt_env, "t", pid=None)
+    set_record(mt_env, test, pid=None)
+    return cmd
+
+
+def test_a_running_wrapper_without_a_recorded_pid_is_adopted(make_area, mt_env, tmp_path):
+    """The pid reaches the database a moment after the start: a runner killed in between
+    leaves it only in .mt-steps, where the next runner finds it and waits for the test."""
+    counter = tmp_path / "count"
+    area = make_area({"t": f"[ezsteps]\ns1 sleep 3; echo x >> {counter}\n"})
+    cmd = run_and_kill_after_start(area, mt_env, "t")
     out = subprocess.run(cmd, env=mt_env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     rec = records(area, mt_env)["t"]
@@ -218,16 +226,7 @@ def test_a_stalled_shell_never_gets_a_second_copy(make_area, mt_env, tmp_path):
 
 def test_kill_finds_a_test_whose_pid_is_only_in_its_steps_file(make_area, mt_env):
     area = make_area({"slow": "[ezsteps]\ns1 sleep 60\n"})
-    cmd = [str(BIN / "mt-run"), "--area", str(area), "--target", "a/b", "--runname", "r", "--quiet"]
-    p = subprocess.Popen(cmd, env=mt_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
-    steps = area / "disk0/a/b/r/slow" / direct.STEPS_FILE
-    deadline = time.time() + 20
-    while time.time() < deadline and "start s1" not in (steps.read_text() if steps.exists() else ""):
-        time.sleep(0.05)
-    os.killpg(p.pid, signal.SIGKILL)
-    p.wait()
-    set_record(mt_env, "slow", pid=None)
+    run_and_kill_after_start(area, mt_env, "slow")
     wrapper = read_progress(str(area / "disk0/a/b/r/slow")).pid
     out = subprocess.run([str(BIN / "mt-clean"), "--kill", "--area", str(area), "--target", "a/b",
                           "--runname", "r"], env=mt_env, capture_output=True, text=True, timeout=60)
