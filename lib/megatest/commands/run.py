@@ -240,6 +240,7 @@ def _state_counts(runner):
 
 
 def _summary(runner, plan, show, interrupted):
+    from megatest import states
     out = show.out
     rows = [runner.recs[k] for k in sorted(runner.selected)]
     counts = {}
@@ -254,13 +255,15 @@ def _summary(runner, plan, show, interrupted):
     for r in runner.failures():
         name = r["testname"] + (f"/{r['item_path']}" if r["item_path"] else "")
         where = r["rundir"] or ""
-        log = os.path.join(where, r["final_logf"]) if where and r["final_logf"] else ""
+        final = states.is_final(r["state"], r["status"])      # a running test has no final log yet
+        log = os.path.join(where, r["final_logf"]) if final and where and r["final_logf"] else ""
         note = f" ({r['comment']})" if r["comment"] else ""
         out.write(f"  {r['state']}/{r['status']}  {name}{note}{'  log: ' + log if log else ''}\n")
     if interrupted:
         still = runner.still_running()
         out.write(f"mt-run interrupted: {len(still)} test(s) still running; they continue.\n")
+        pids = " ".join(f"-{r.pid}" for r in still if r.pid)   # 0: not forked yet (never -0)
+        if pids:
+            out.write(f"  to stop them: kill -TERM -- {pids}\n")
         if still:
-            pids = " ".join(f"-{r.pid}" for r in still)
-            out.write(f"  to stop them: kill -TERM -- {pids}\n"
-                      f"  to finish the run: run the same mt-run command again\n")
+            out.write("  to finish the run: run the same mt-run command again\n")
