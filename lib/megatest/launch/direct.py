@@ -133,16 +133,23 @@ def _serves(pid, cmdline, rundir, starting_ok=False):
     parts = cmdline.split(b"\0")
     if len(parts) >= 5 and parts[-3] == WRAPPER_NAME.encode() and parts[-2] == rundir.encode():
         return True
-    if len(parts) < 4 or parts[-2] != SHELL_NAME.encode():
+    if len(parts) < 4 or parts[-2] != SHELL_NAME.encode() or _group_and_session(pid)[0] != int(pid):
         return False
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            if int(f.read().rsplit(b")", 1)[1].split()[2]) != int(pid):
-                return False
         cwd = os.readlink(f"/proc/{pid}/cwd")
-    except (OSError, ValueError, IndexError):
+    except OSError:
         return False
     return cwd == os.path.realpath(rundir) or (starting_ok and cwd == "/")
+
+
+def _group_and_session(pid):
+    """(process group, session) of pid from /proc, or (None, None)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return int(fields[2]), int(fields[3])
+    except (OSError, ValueError, IndexError):
+        return None, None
 
 
 def shell_alive(pid):
@@ -152,11 +159,9 @@ def shell_alive(pid):
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             parts = f.read().split(b"\0")
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            sid = int(f.read().rsplit(b")", 1)[1].split()[3])
-    except (OSError, ValueError, IndexError):
+    except OSError:
         return False
-    return len(parts) >= 4 and parts[-2] == SHELL_NAME.encode() and sid == int(pid)
+    return len(parts) >= 4 and parts[-2] == SHELL_NAME.encode() and _group_and_session(pid)[1] == int(pid)
 
 
 def is_wrapper_alive(pid, rundir):
