@@ -2,7 +2,7 @@
 PY ?= python3
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
-COMMANDS := $(wildcard bin/mt-*)
+COMMANDS := $(wildcard bin/mt-*) $(wildcard bin/megatest) $(wildcard bin/logpro)
 
 .PHONY: all install bytecode demo test bench clean
 

@@ -4,10 +4,10 @@ import os
 import sys
 
 
-def run_command(name, argv):
+def run_command(name, argv, prog=None):
     """Import commands.<name>, call main(argv); MtError -> exit 2, Ctrl-C -> 130."""
     from megatest.errors import MtError
-    prog = "mt-" + name
+    prog = prog or "mt-" + name
     try:
         module = importlib.import_module("megatest.commands." + name)
         return module.main(argv)
