@@ -10,7 +10,8 @@ from megatest.errors import MtError
 
 log = logging.getLogger("megatest.config")
 
-# A line starting with "#{" is a helper, not a comment; comments are not expanded (behaviour.md §3.1).
+# A comment line: helpers on it are still expanded, side effects included, as Megatest does
+# (behaviour.md §3.1); a line starting with "#{" is a helper, not a comment.
 _COMMENT = re.compile(r"\s*#(?!\{)")
 _SETTING = re.compile(r"\[configf:settings\s+(\S+)\s+(\S+)\]\s*$")
 _INCLUDE = re.compile(r"\[include\s+(.*)\]\s*$")
@@ -28,6 +29,7 @@ _HMS_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 # marker while expanding, so it is never taken for a helper; it is restored at the end.
 _HIDDEN = "\x00{"
 _COMMAND_HELPERS = {"shell", "sh", "system"}
+_SHELL_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
 @dataclass
@@ -36,6 +38,8 @@ class Config:
     sections: dict = field(default_factory=dict)
     locations: dict = field(default_factory=dict)
     deferred: set = field(default_factory=set)
+    unset: dict = field(default_factory=dict)      # (section, key) -> variables a helper found unset
+    environ: dict = field(default_factory=dict)    # the environment after reading (exports included)
 
     def get(self, section, key, default=None):
         return self.sections.get(section, {}).get(key, default)
@@ -49,6 +53,10 @@ class Config:
 
     def location(self, section, key):
         return self.locations.get((section, key), (None, None))
+
+    def unset_vars(self, section, key):
+        """Variables that helpers on KEY's line read while they were unset (sorted)."""
+        return sorted(self.unset.get((section, key), ()))
 
 
 def _default_warn(message):
@@ -139,8 +147,12 @@ def _logical_lines(text):
 class _Parser:
     """State of one read_config call, shared by every file it reads (key store, trim setting, include stack)."""
 
-    def __init__(self, toppath, environ, runconfig, defer_system_in, warn, target, runconfig_mode):
+    def __init__(self, toppath, environ, runconfig, defer_system_in, warn, target, runconfig_mode,
+                 export_sections=(), on_fields=None):
         self.cfg = Config()
+        self.export_sections = set(export_sections)
+        self.on_fields = on_fields
+        self.line_unset = set()
         self.toppath = toppath
         self.environ = dict(os.environ) if environ is None else dict(environ)
         self.runconfig = runconfig
@@ -184,8 +196,11 @@ class _Parser:
     def parse_line(self, line, path, number, section):
         """Handle one logical line; return the section that is current afterwards."""
         where = (path, number)
+        self.line_unset = set()
         if _COMMENT.match(line):
             self.cont = None
+            if "#{" in line:
+                self.expand(line, where, section, comment=True)   # for its side effects
             return section
         line = self.expand(line, where, section)
         if line.lstrip().startswith("#"):
@@ -263,7 +278,10 @@ class _Parser:
         return name
 
     def end_section(self, name):
-        """A template ends: copy its keys into every existing section it matches, then drop it."""
+        """A template ends: copy its keys into every existing section it matches, then drop it.
+        [fields] ends: the key variables become visible to the rest of the file (as Megatest)."""
+        if name == "fields" and self.on_fields is not None:
+            self.environ.update(self.on_fields(list(self.cfg.sections.get("fields", {}))))
         if not _is_template(name) or name not in self.cfg.sections:
             return
         keys = self.cfg.sections.pop(name)
@@ -274,14 +292,30 @@ class _Parser:
                 self.store(target, key, value, origin[key][0], deferred=origin[key][1])
 
     def store(self, section, key, value, where, deferred=False):
+        if section in self.export_sections and not deferred:
+            value = self.export(key, value, where)
         keys = self.cfg.sections.setdefault(section, {})
         keys.pop(key, None)
         keys[key] = value
         self.cfg.locations[(section, key)] = tuple(where)
+        if self.line_unset:
+            self.cfg.unset[(section, key)] = set(self.line_unset)
+        else:
+            self.cfg.unset.pop((section, key), None)
         if deferred:
             self.cfg.deferred.add((section, key))
         else:
             self.cfg.deferred.discard((section, key))
+
+    def export(self, key, value, where):
+        """An environment section's value, evaluated as `echo` arguments and exported at once,
+        so the rest of this file and every later reader see it (Megatest's env-override)."""
+        try:
+            value = eval_env_section([(key, value)], self.environ)[key]
+        except MtError as err:
+            raise MtError(err.message, *where) from None
+        self.environ[key] = value
+        return value
 
     def system_value(self, section, key, cmd, where):
         if section in self.defer_system_in:
@@ -325,28 +359,47 @@ class _Parser:
 
     # -- #{…} helpers -------------------------------------------------------------------------
 
-    def expand(self, line, where, section):
-        """Expand the rightmost brace-free helper, repeatedly; unknown helpers stay as written."""
+    def expand(self, line, where, section, comment=False):
+        """Expand the rightmost brace-free helper, repeatedly; unknown helpers stay as written
+        (with a warning, except on a comment line); an unclosed "#{" is an error."""
         while True:
             matches = list(_HELPER.finditer(line))
             if not matches:
+                if "#{" in line and not comment:
+                    start = line.index("#{")
+                    raise MtError(f"unclosed helper {line[start:start + 40]!r} (missing '}}')", *where)
                 return line.replace(_HIDDEN, "#{")
             m = matches[-1]
-            result = self.helper(m.group(1), where, section)
+            result = self.helper(m.group(1), where, section, comment)
             if result is None:
                 result = m.group(0)  # hidden below like any result, so it stays literal
             line = line[:m.start()] + result.replace("#{", _HIDDEN) + line[m.end():]
 
-    def helper(self, body, where, section):
+    def helper(self, body, where, section, comment=False):
         """The text of one helper, or None when it is not a helper this parser runs."""
         name, args = (body.split(None, 1) + ["", ""])[:2]
         args = args.strip()
-        if name in ("scheme", "scm"):
-            raise MtError("#{scheme …} is not supported; use #{shell …}", *where)
         if name in _COMMAND_HELPERS and not self.commands_allowed(section):
             return None
         method = _HELPERS.get(name)
-        return None if method is None else method(self, args, where)
+        if method is None:
+            if not comment:
+                self.warn(f"{where[0]}:{where[1]}: unknown helper #{{{body}}} kept as text")
+            return None
+        if name in _COMMAND_HELPERS:
+            self.line_unset.update(v for v in _SHELL_VAR.findall(args) if v not in self.environ)
+        return method(self, args, where)
+
+    def h_scheme(self, args, where):
+        from megatest import scheme
+        ctx = scheme.SchemeContext(
+            environ=self.environ, args=_scheme_args(self.environ), toppath=self.toppath,
+            hostname=os.uname().nodename, dbfile_path=self.live_dir(),
+            make_directory=lambda path: _make_directory(path, where, self.warn))
+        try:
+            return scheme.evaluate(args, ctx)
+        except scheme.SchemeError as err:
+            raise MtError(f"#{{scheme ...}}: {err}", *where) from None
 
     def h_shell(self, args, where):
         text, code = run_system(args, self.environ)
@@ -360,7 +413,15 @@ class _Parser:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return str(proc.returncode)
 
+    def live_dir(self):
+        """Where the live database is kept: what `(db:dbfile-path)` answers."""
+        from megatest.area import Area
+        dbdir = self.cfg.sections.get("setup", {}).get("dbdir", "").strip() or None
+        return Area(self.toppath).live_dir(self.environ, dbdir)
+
     def h_getenv(self, args, where):
+        if args not in self.environ:
+            self.line_unset.add(args)
         return self.environ.get(args, "")
 
     def h_get(self, args, where):
@@ -394,25 +455,56 @@ _HELPERS = {
     "getenv": _Parser.h_getenv, "gv": _Parser.h_getenv, "get": _Parser.h_get, "g": _Parser.h_get,
     "rget": _Parser.h_rget, "runconfigs-get": _Parser.h_rget, "mtrah": _Parser.h_mtrah,
     "rp": _Parser.h_realpath, "realpath": _Parser.h_realpath,
+    "scheme": _Parser.h_scheme, "scm": _Parser.h_scheme,
 }
 
 
-def _read(path, toppath, environ, runconfig, defer_system_in, warn, precreate, target, runconfig_mode):
+def _scheme_args(environ):
+    """What `(args:get-arg ...)` sees: the switches Megatest would have been given, from the
+    variables this project sets before any config is read."""
+    names = {"-target": "MT_TARGET", "-reqtarg": "MT_TARGET", "-runname": "MT_RUNNAME"}
+    return {arg: environ[var] for arg, var in names.items() if environ.get(var)}
+
+
+def top_level_dir(path):
+    """True for a directory directly under "/" (what an unset variable turns `$X/runs` into)."""
+    norm = os.path.normpath(os.path.abspath(path))
+    return os.path.dirname(norm) == "/" and norm != "/"
+
+
+def _make_directory(path, where, warn):
+    """create-directory of #{scheme}: never a new directory directly under /."""
+    if top_level_dir(path) and not os.path.isdir(path):
+        warn(f"{where[0]}:{where[1]}: not creating {os.path.normpath(path)} at the top of the file "
+             "system (an unset variable?)")
+        return
+    os.makedirs(path, exist_ok=True)
+
+
+def _read(path, toppath, environ, runconfig, defer_system_in, warn, precreate, target, runconfig_mode,
+          **hooks):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise MtError("config file not found", path)
-    parser = _Parser(os.fspath(toppath), environ, runconfig, defer_system_in, warn, target, runconfig_mode)
+    parser = _Parser(os.fspath(toppath), environ, runconfig, defer_system_in, warn, target, runconfig_mode,
+                     **hooks)
     for name in precreate:
         parser.cfg.sections.setdefault(name, {})
     parser.read_file(path, "default")
+    parser.cfg.environ = parser.environ
     return parser.cfg
 
 
 def read_config(path, *, toppath, environ=None, runconfig=None, defer_system_in=(), warn=None,
-                precreate=(), target=None):
-    """Read one config file (and what it includes). `target` set = reading runconfigs.config for that target."""
+                precreate=(), target=None, export_sections=(), on_fields=None):
+    """Read one config file (and what it includes). `target` set = reading runconfigs.config for that target.
+
+    export_sections: sections whose values are shell-evaluated and exported as they are read
+    (megatest.config's [env-override]); on_fields(keys) -> {var: value} runs when [fields]
+    ends. The resulting environment is the Config's `environ`."""
     return _read(path, toppath, environ, runconfig, defer_system_in, warn, precreate, target,
-                 runconfig_mode=target is not None)
+                 runconfig_mode=target is not None, export_sections=export_sections,
+                 on_fields=on_fields)
 
 
 def read_runconfig(path, target, *, toppath, environ=None, warn=None):

@@ -142,6 +142,7 @@ def start_batch(runner, keys):
                           diskfree=free_kib(rundir))
             if launcher_kind(runner, key) == "direct":
                 runner._set(key, state="RUNNING", heartbeat_at=now, **fields)
+                runner.fire_triggers(r)              # RUNNING/ and RUNNING/n/a
                 # the job row names the shell that gets the test: a runner that adopts the
                 # record waits while that shell lives rather than launch the test again
                 shell = shell_for(runner, env)

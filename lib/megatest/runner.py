@@ -381,11 +381,7 @@ class Runner:
                 fired.append(self._finish_one(run, now))
         for rec, old in fired:
             if rec and (rec["state"], rec["status"]) != old:
-                t = self.plan.tests.get(rec["testname"])
-                if t is None or t.triggers:      # the spec in the run dir comes from these
-                    self._later(lambda rec=rec: triggers.fire(
-                        rec["rundir"] or "", rec["id"], rec["state"], rec["status"],
-                        self._trigger_env(rec)))
+                self.fire_triggers(rec)
                 self.on_event("finished", rec=rec)
 
     def _finish_one(self, run, now):
@@ -447,6 +443,14 @@ class Runner:
         for name in due:
             self._rollup(name)
         return bool(due)
+
+    def fire_triggers(self, rec):
+        """Fire the record's [triggers] for its current state/status once it is committed."""
+        t = self.plan.tests.get(rec["testname"])
+        if t is None or t.triggers:      # the spec in the run dir comes from these
+            state, status = rec["state"], rec["status"]
+            self._later(lambda: triggers.fire(rec["rundir"] or "", rec["id"], state, status,
+                                              self._trigger_env(rec)))
 
     def _trigger_env(self, rec):
         return {**self.plan.env, "MT_TEST_NAME": rec["testname"], "MT_ITEMPATH": rec["item_path"],

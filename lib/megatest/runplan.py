@@ -29,18 +29,18 @@ def make_plan(area, target, runname, testpatt=None, environ=None, warn=None):
     from megatest import testdefs, waiton, patterns
     environ = dict(os.environ if environ is None else environ)
     settings_mod.check_runname(runname)
-    settings = settings_mod.load_settings(area, environ, warn, target=target)
+    settings = settings_mod.load_settings(area, environ, warn, target=target, runname=runname)
     keyvals = settings_mod.split_target(target, settings.keys)
-    env = dict(environ)
+    env = dict(settings.environ)         # MT_* names, keys and [env-override] as megatest.config left them
     env.update(settings_mod.key_environ(settings.keys, keyvals))
-    env.update(MT_RUN_AREA_HOME=area.toppath, MT_TARGET=target, MT_RUNNAME=runname,
-               MT_LINKTREE=settings.linktree, MT_TESTSUITENAME=settings.area_name)
+    env.update(MT_LINKTREE=settings.linktree)
     if not os.path.exists(area.runconfig_path) and warn:
         warn(f"warning: {area.runconfig_path} not found: no per-target variables")
     raw = read_runconfig(area.runconfig_path, target, toppath=area.toppath, environ=env, warn=warn) \
         if os.path.exists(area.runconfig_path) else {}
     runconfig = eval_env_section(list(raw.items()), env)
     env.update(runconfig)
+    env.update(settings.env_override)    # [env-override] wins over the runconfig (§11.2)
     user_patt = testpatt if testpatt not in (None, "") else None
     if user_patt in (None, "%") and runconfig.get("TESTPATT"):
         user_patt = runconfig["TESTPATT"]

@@ -39,6 +39,7 @@ class Settings:
     tests_paths: list = field(default_factory=list)
     reruns: int = 0
     dbdir: str = ""
+    environ: dict = field(default_factory=dict)    # after megatest.config: MT_*, keys, env-override
 
     def live_db_path(self, environ=None):
         """The live database on this host: [setup] dbdir, else $MT_TMPDIR, else /tmp."""
@@ -49,11 +50,34 @@ class Settings:
         return f"{path}:{line}" if path else "megatest.config"
 
 
-def read_keys(area, environ=None, warn=None):
-    """The ordered [fields] of megatest.config, validated (behaviour.md §4)."""
+def read_keys(area, environ=None, warn=None, target=None, runname=None):
+    """The ordered [fields] of megatest.config, validated (behaviour.md §4), and the Config.
+
+    Read as Megatest reads it: MT_RUN_AREA_HOME, MT_TARGET, MT_RUNNAME and MT_TESTSUITENAME
+    are set first, the key variables once [fields] ends, and each [env-override] value is
+    exported as it is read; the resulting environment is `config.environ`."""
     from megatest.config import read_config
-    config = read_config(area.config_path, toppath=area.toppath, environ=environ, warn=warn)
+
+    def key_vars(keys):
+        parts = target.split("/") if target else []
+        return dict(zip(keys, parts)) if len(parts) == len(keys) else {}
+
+    config = read_config(area.config_path, toppath=area.toppath,
+                         environ=config_environ(area, environ, target, runname), warn=warn,
+                         export_sections=("env-override",), on_fields=key_vars)
     return _keys(config, area), config
+
+
+def config_environ(area, environ=None, target=None, runname=None):
+    """The environment config files are read in: what Megatest sets before reading them."""
+    env = dict(os.environ if environ is None else environ)
+    env["MT_RUN_AREA_HOME"] = area.toppath
+    env.setdefault("MT_TESTSUITENAME", env.get("MT_TESTSUITE_NAME") or os.path.basename(area.toppath))
+    if target:
+        env["MT_TARGET"] = target
+    if runname:
+        env["MT_RUNNAME"] = runname
+    return env
 
 
 def _keys(config, area):
@@ -92,21 +116,22 @@ def key_environ(keys, keyvals):
     return dict(zip(keys, keyvals))
 
 
-def load_settings(area, environ=None, warn=None, target=None):
+def load_settings(area, environ=None, warn=None, target=None, runname=None):
     """Read megatest.config; with a target, the key variables are visible to its helpers."""
-    from megatest.config import read_config, parse_hms
-    environ = dict(os.environ if environ is None else environ)
-    keys, config = read_keys(area, environ, warn)
+    from megatest.config import parse_hms
+    keys, config = read_keys(area, environ, warn, target, runname)
     if target is not None:
-        environ.update(key_environ(keys, split_target(target, keys)))
-        config = read_config(area.config_path, toppath=area.toppath, environ=environ, warn=warn)
+        split_target(target, keys)
+    environ = config.environ
     setup = config.section("setup")
     launcher = config.get("jobtools", "launcher", "") or ""
+    path = _PathCheck(area, config, environ, warn)
     s = Settings(area=area, config=config, keys=keys,
-                 linktree=_abs(area, setup.get("linktree") or "lt"),
-                 max_jobs=0, launcher=launcher.strip())
+                 linktree=path.get("setup", "linktree", "lt"),
+                 max_jobs=0, launcher=launcher.strip(), environ=environ)
     s.max_jobs = _max_jobs(config, s)
-    s.disks = [(name, path.strip()) for name, path in config.section("disks").items()]
+    s.disks = [(name, p) for name in config.section("disks")
+               for p in [path.get("disks", name, None)] if p is not None]
     s.minspace_kib = _number(config, "setup", "minspace", DEFAULT_MINSPACE_KIB, int)
     s.launch_delay = _number(config, "setup", "launch-delay", 0.0, float)
     s.deadtime = _number(config, "setup", "deadtime", DEFAULT_DEADTIME, float)
@@ -122,13 +147,63 @@ def load_settings(area, environ=None, warn=None, target=None):
     if valid.get("cleanrerun-statuses"):
         s.cleanrerun_statuses = tuple(_commas(valid["cleanrerun-statuses"]))
     s.testcopycmd = setup.get("testcopycmd", "")
-    s.dbdir = (setup.get("dbdir") or "").strip()
+    s.dbdir = path.get("setup", "dbdir", None) or ""
     if setup.get("blacklistvars"):
         s.blacklist = tuple(setup["blacklistvars"].split())
     s.area_name = (setup.get("area-name") or setup.get("testsuite") or environ.get("MT_TESTSUITE_NAME")
                    or os.path.basename(area.toppath))
+    environ["MT_TESTSUITENAME"] = s.area_name
     s.tests_paths = [_abs(area, p.strip()) for p in config.section("tests-paths").values() if p.strip()]
     return s
+
+
+class _PathCheck:
+    """Path settings (linktree, [disks], dbdir) that would put directories outside the area and
+    the user's own directories because a helper read an unset variable (`#{getenv X}/lt` ->
+    `/lt`), or at the top of the file system, are refused with a warning naming file:line."""
+
+    def __init__(self, area, config, environ, warn):
+        self.area, self.config, self.warn = area, config, warn
+        self.home = environ.get("HOME") or ""
+
+    def get(self, section, key, default):
+        """The checked absolute path of [section] key; `default` (made absolute) when unset,
+        empty or refused."""
+        text = (self.config.get(section, key) or "").strip()
+        fallback = _abs(self.area, default) if default else default
+        if not text:
+            return fallback
+        path = os.path.normpath(_abs(self.area, text))
+        unset = self.config.unset_vars(section, key)
+        if unset and not self.owned(path):
+            why = f"{', '.join('$' + v for v in unset)} {'is' if len(unset) == 1 else 'are'} unset"
+        elif _top_level_dir(path) and not os.path.isdir(path):
+            why = "a new directory at the top of the file system"
+        else:
+            return path
+        if self.warn:
+            instead = f"using {fallback}" if fallback else "ignored"
+            self.warn(f"{self.config.location(section, key)[0]}:{self.config.location(section, key)[1]}: "
+                      f"warning: [{section}] {key} is {path} ({why}); {instead}")
+        return fallback
+
+    def owned(self, path):
+        """Inside the area or $HOME, or below an existing directory (not /) of this user."""
+        for root in (self.area.toppath, self.home):
+            if root and root != "/" and (path == root or path.startswith(root.rstrip("/") + "/")):
+                return True
+        here = path
+        while here != "/" and not os.path.isdir(here):
+            here = os.path.dirname(here)
+        try:
+            return here != "/" and os.stat(here).st_uid == os.getuid()
+        except OSError:
+            return False
+
+
+def _top_level_dir(path):
+    from megatest.config import top_level_dir
+    return top_level_dir(path)
 
 
 def _max_jobs(config, s):

@@ -222,8 +222,9 @@ def step_progress(runner, run):
     key = (run.rec["testname"], run.rec["item_path"])
     with db.transaction(runner.conn):
         finish.record_steps(runner.conn, run.rec["id"], p)
-        if run.rec["status"] != status:
-            runner._set(key, status=status, only_states=("RUNNING", "REMOTEHOSTSTART"))
+        if run.rec["status"] != status and \
+                runner._set(key, status=status, only_states=("RUNNING", "REMOTEHOSTSTART")):
+            runner.fire_triggers(run.rec)
 
 
 def heartbeat(runner, now):

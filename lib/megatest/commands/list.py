@@ -302,8 +302,7 @@ def resolved_runconfig(area, settings, target):
     from megatest.settings import key_environ, split_target
     if not os.path.isfile(area.runconfig_path):
         return {}
-    env = dict(os.environ, MT_RUN_AREA_HOME=area.toppath, MT_LINKTREE=settings.linktree,
-               MT_TESTSUITENAME=settings.area_name)
+    env = dict(settings.environ, MT_LINKTREE=settings.linktree)
     if target:
         env.update(key_environ(settings.keys, split_target(target, settings.keys)), MT_TARGET=target)
     raw = read_runconfig(area.runconfig_path, target or "default", toppath=area.toppath,
