@@ -616,3 +616,10 @@ def test_fixture_area_with_includes_and_templates():
     assert cfg.get("disks", "disk0") == os.path.join(DATA, "area", "runs")
     assert cfg.get("env-override", "P") == "$HOME/bin"
     assert warnings == []
+
+
+def test_config_commands_run_in_the_area_top_directory(parse, tmp_path, monkeypatch):
+    """As Megatest (it reads configs from the area's top): `mt-run --area` elsewhere sees the same."""
+    monkeypatch.chdir("/")
+    cfg, _ = parse("[s]\nA #{shell pwd}\nB [system pwd]\n")
+    assert cfg.section("s") == {"A": str(tmp_path), "B": str(tmp_path)}

@@ -90,7 +90,7 @@ def parse_hms(text, where=None, warn=None):
     return total if seen else None
 
 
-def eval_env_section(pairs, environ):
+def eval_env_section(pairs, environ, cwd=None):
     """Evaluate each value as the arguments of `echo` in ONE bash, exporting each result before the next line."""
     pairs = list(pairs.items()) if isinstance(pairs, dict) else list(pairs)
     if not pairs:
@@ -102,7 +102,7 @@ def eval_env_section(pairs, environ):
         lines.append(f"__mt_v={shlex.quote(value)}")
         lines.append(f'export {key}="$(eval "echo $__mt_v")"')
         lines.append(f"printf '%s\\0' \"${key}\"")
-    proc = subprocess.run(["bash", "-c", "\n".join(lines)], env=dict(environ),
+    proc = subprocess.run(["bash", "-c", "\n".join(lines)], env=dict(environ), cwd=cwd,
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     values = proc.stdout.decode("utf-8", errors="replace").split("\0")[:-1]
     if len(values) != len(pairs):
@@ -154,6 +154,8 @@ class _Parser:
         self.on_fields = on_fields
         self.line_unset = set()
         self.toppath = toppath
+        # commands in config files run in the area's top directory, as Megatest runs them
+        self.cwd = toppath if os.path.isdir(toppath) else None
         self.environ = dict(os.environ) if environ is None else dict(environ)
         self.runconfig = runconfig
         self.defer_system_in = set(defer_system_in)
@@ -311,7 +313,7 @@ class _Parser:
         """An environment section's value, evaluated as `echo` arguments and exported at once,
         so the rest of this file and every later reader see it (Megatest's env-override)."""
         try:
-            value = eval_env_section([(key, value)], self.environ)[key]
+            value = eval_env_section([(key, value)], self.environ, self.cwd)[key]
         except MtError as err:
             raise MtError(err.message, *where) from None
         self.environ[key] = value
@@ -324,7 +326,7 @@ class _Parser:
         if not self.commands_allowed(section):
             self.store(section, key, cmd, where)
             return
-        text, code = run_system(cmd, self.environ)
+        text, code = run_system(cmd, self.environ, self.cwd)
         if code != 0:
             self.warn(f"{where[0]}:{where[1]}: [system {cmd}] exited with code {code}")
         self.store(section, key, text, where)
@@ -351,7 +353,7 @@ class _Parser:
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
             self.warn(f"{where[0]}:{where[1]}: scriptinc {path} is missing or not executable; skipped")
             return
-        proc = subprocess.run(["/bin/sh", "-c", shlex.quote(path) + args], env=dict(self.environ),
+        proc = subprocess.run(["/bin/sh", "-c", shlex.quote(path) + args], env=dict(self.environ), cwd=self.cwd,
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         if proc.returncode != 0:
             self.warn(f"{where[0]}:{where[1]}: scriptinc {path} exited with code {proc.returncode}")
@@ -402,14 +404,15 @@ class _Parser:
             raise MtError(f"#{{scheme ...}}: {err}", *where) from None
 
     def h_shell(self, args, where):
-        text, code = run_system(args, self.environ)
+        text, code = run_system(args, self.environ, self.cwd)
         if code != 0:
             self.warn(f"{where[0]}:{where[1]}: #{{shell {args}}} exited with code {code}; using \"\"")
             return ""
         return text
 
     def h_system(self, args, where):
-        proc = subprocess.run(["/bin/sh", "-c", args], env=dict(self.environ), stdin=subprocess.DEVNULL,
+        proc = subprocess.run(["/bin/sh", "-c", args], env=dict(self.environ), cwd=self.cwd,
+                              stdin=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return str(proc.returncode)
 

@@ -103,7 +103,7 @@ def expand(testdef, plan, match=None, environ=None):
         out = []
         for var, text in pairs:
             if (section, var) in testdef.config.deferred:
-                text, _ = run_system(text, env)
+                text, _ = run_system(text, env, plan.settings.area.toppath)
             out.append((var, text))
         return out
 
