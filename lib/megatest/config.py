@@ -148,8 +148,9 @@ class _Parser:
     """State of one read_config call, shared by every file it reads (key store, trim setting, include stack)."""
 
     def __init__(self, toppath, environ, runconfig, defer_system_in, warn, target, runconfig_mode,
-                 export_sections=(), on_fields=None):
+                 export_sections=(), on_fields=None, scheme_args=None, tests=None):
         self.cfg = Config()
+        self.scheme_args, self.tests = scheme_args, tests
         self.export_sections = set(export_sections)
         self.on_fields = on_fields
         self.line_unset = set()
@@ -395,7 +396,8 @@ class _Parser:
     def h_scheme(self, args, where):
         from megatest import scheme
         ctx = scheme.SchemeContext(
-            environ=self.environ, args=_scheme_args(self.environ), toppath=self.toppath,
+            environ=self.environ, args=self.scheme_args or _scheme_args(self.environ), toppath=self.toppath,
+            tests=self.tests,
             hostname=os.uname().nodename, dbfile_path=self.live_dir(),
             make_directory=lambda path: _make_directory(path, where, self.warn))
         try:
@@ -499,15 +501,17 @@ def _read(path, toppath, environ, runconfig, defer_system_in, warn, precreate, t
 
 
 def read_config(path, *, toppath, environ=None, runconfig=None, defer_system_in=(), warn=None,
-                precreate=(), target=None, export_sections=(), on_fields=None):
+                precreate=(), target=None, export_sections=(), on_fields=None, scheme_args=None,
+                tests=None):
     """Read one config file (and what it includes). `target` set = reading runconfigs.config for that target.
 
     export_sections: sections whose values are shell-evaluated and exported as they are read
     (megatest.config's [env-override]); on_fields(keys) -> {var: value} runs when [fields]
-    ends. The resulting environment is the Config's `environ`."""
+    ends. The resulting environment is the Config's `environ`. scheme_args ({"-testpatt": ...})
+    and tests (() -> {name: dir}) are what #{scheme} sees of the command line and the area."""
     return _read(path, toppath, environ, runconfig, defer_system_in, warn, precreate, target,
                  runconfig_mode=target is not None, export_sections=export_sections,
-                 on_fields=on_fields)
+                 on_fields=on_fields, scheme_args=scheme_args, tests=tests)
 
 
 def read_runconfig(path, target, *, toppath, environ=None, warn=None):

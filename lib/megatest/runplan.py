@@ -49,9 +49,12 @@ def make_plan(area, target, runname, testpatt=None, environ=None, warn=None):
     messages = plan.messages
     found = testdefs.discover_tests(area, settings.tests_paths, messages.append)
     _check_named_dirs(area, user_patt, found)
+    scheme = {"scheme_args": {"-target": target, "-reqtarg": target, "-runname": runname,
+                              "-testpatt": user_patt, "-runtests": user_patt},
+              "tests": lambda: dict(found)}
     for name, path in found.items():
         plan.all_tests[name] = testdefs.load_testdef(name, path, area, env, runconfig, warn,
-                                                     settings.runtimelim)
+                                                     settings.runtimelim, scheme)
     deps = {n: t.deps for n, t in plan.all_tests.items()}
     messages.extend(waiton.clean_waitons(deps, set(plan.all_tests)))
     iterated = {n for n, t in plan.all_tests.items() if t.iterated}

@@ -62,11 +62,13 @@ def dirs_without_testconfig(area):
                   and not n.startswith(".") and not os.path.exists(os.path.join(base, n, "testconfig")))
 
 
-def load_testdef(name, path, area, environ, runconfig, warn=None, default_runtimelim=None):
+def load_testdef(name, path, area, environ, runconfig, warn=None, default_runtimelim=None, scheme=None):
+    """scheme: what #{scheme} sees ({"scheme_args": {...}, "tests": callable}), see config.read_config."""
     from megatest.config import read_config, parse_hms
     from megatest.waiton import Deps, parse_itemmap
     config = read_config(os.path.join(path, "testconfig"), toppath=area.toppath, environ=environ,
-                         runconfig=runconfig, defer_system_in=("items", "itemstable"), warn=warn)
+                         runconfig=runconfig, defer_system_in=("items", "itemstable"), warn=warn,
+                         **(scheme or {}))
     req = config.section("requirements")
 
     def where(section, key):

@@ -21,6 +21,7 @@ class SchemeContext:
     hostname: str = ""
     dbfile_path: str = ""
     make_directory: Optional[Callable[[str], None]] = None   # None: create it here (os.makedirs / os.mkdir)
+    tests: Optional[Callable[[], dict]] = None    # the area's tests {name: directory}, for tests:get-all
     max_steps: int = DEFAULT_MAX_STEPS
     max_depth: int = DEFAULT_MAX_DEPTH
 

@@ -58,6 +58,14 @@ NIL = _Marker("()")
 UNSPECIFIED = _Marker("#<unspecified>")
 
 
+class HashTable:
+    """A read-only table (what tests:get-all answers); only looked at, never changed."""
+    __slots__ = ("table",)
+
+    def __init__(self, table):
+        self.table = dict(table)
+
+
 class Procedure:
     """Anything that can be called: a Builtin here, or a closure made by the machine."""
     __slots__ = ()

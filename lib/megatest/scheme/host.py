@@ -5,7 +5,7 @@ import os
 import pwd
 
 from megatest.scheme.checks import string_arg
-from megatest.scheme.data import UNSPECIFIED, list_items, make_list, registrar
+from megatest.scheme.data import UNSPECIFIED, HashTable, list_items, make_list, registrar
 from megatest.scheme.errors import ProcError
 from megatest.scheme.lists import delete_duplicates
 from megatest.scheme.printer import to_text
@@ -157,3 +157,36 @@ def error(rt, *values):
 @procedure("void", 0, None)
 def void(rt, *ignored):
     return UNSPECIFIED
+
+
+@procedure("tests:get-all", 0)
+def tests_get_all(rt):
+    """Megatest's table of the area's tests, name -> directory."""
+    if rt.ctx.tests is None:
+        raise ProcError("the area's tests are not known while this file is read")
+    return HashTable(rt.ctx.tests())
+
+
+@procedure("hash-table-keys", 1)
+def hash_table_keys(rt, table):
+    return make_list(sorted(_table(table)))
+
+
+@procedure("hash-table-ref/default", 3)
+def hash_table_ref_default(rt, table, key, default):
+    return _table(table).get(key, default)
+
+
+def _table(value):
+    if not isinstance(value, HashTable):
+        raise ProcError(f"expected a hash table, got {to_text(value, write=True)}")
+    return value.table
+
+
+@procedure("tests:filter-test-names", 2)
+def filter_test_names(rt, names, patt):
+    """Megatest's: the names whose test part matches the test pattern list PATT (item parts ignored)."""
+    from megatest.patterns import match_part, split_elements
+    parts = [test for test, _ in split_elements(string_arg(patt))]
+    return make_list([n for n in list_items(names)
+                      if isinstance(n, str) and any(match_part(p, n) for p in parts)])

@@ -1,6 +1,6 @@
 """Values to text, as CHICKEN's display (what conc and a #{scheme} result use) and write do."""
 from megatest.scheme.context import MAX_STRING_LENGTH
-from megatest.scheme.data import NIL, UNSPECIFIED, Char, Pair, Procedure, Symbol
+from megatest.scheme.data import NIL, UNSPECIFIED, Char, HashTable, Pair, Procedure, Symbol
 from megatest.scheme.errors import ProcError
 from megatest.scheme.numtext import format_number
 
@@ -65,6 +65,8 @@ def _atom_text(value, write):
         return value.text
     if isinstance(value, Procedure):
         return f"#<procedure {value.name}>"
+    if isinstance(value, HashTable):
+        return "#<hash-table>"
     raise TypeError(f"not a Scheme value: {value!r}")
 
 
