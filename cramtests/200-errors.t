@@ -53,18 +53,19 @@ A missing area, and a directory without megatest.config:
     try: mt-init area DIR --keys KEY1/KEY2, or pass --area DIR
   exit 2
 
-#{scheme ...} is not supported: the command stops at once, naming megatest.config and the line:
+#{scheme ...} outside the supported subset stops the command at once, naming megatest.config,
+the line and the procedure:
 
   $ cp megatest.config megatest.config.good
   $ sed -n 12p megatest.config
   os TEXT
-  $ sed -i '12a ignored #{scheme (+ 1 2)}' megatest.config
+  $ sed -i '12a ignored #{scheme (system "touch /tmp/x")}' megatest.config
   $ mt-run --target a/b --runname r 2> err; echo "exit $?"; sed "s|$PWD|AREA|" err
   exit 2
-  mt-run: error: AREA/megatest.config:13: #{scheme \xe2\x80\xa6} is not supported; use #{shell \xe2\x80\xa6} (esc)
+  mt-run: error: AREA/megatest.config:13: #{scheme ...}: unsupported procedure 'system'
   $ mt-list config 2> err; echo "exit $?"; sed "s|$PWD|AREA|" err
   exit 2
-  mt-list: error: AREA/megatest.config:13: #{scheme \xe2\x80\xa6} is not supported; use #{shell \xe2\x80\xa6} (esc)
+  mt-list: error: AREA/megatest.config:13: #{scheme ...}: unsupported procedure 'system'
   $ cp megatest.config.good megatest.config
 
 A [fields] key that is a reserved column name:
