@@ -228,11 +228,30 @@ def _row_problem(row, message):
 
 
 def dat_rows(path, stepname, toppath):
-    """Test data rows from a log checker's NAME.dat (config syntax; one section per rule)."""
-    from megatest import config
-    cfg = config.read_config(path, toppath=toppath or os.path.dirname(path))
+    """Test data rows from a log checker's NAME.dat (config syntax; one section per rule).
+
+    Read literally: `[section]` lines, then `key value` lines (a repeated key: the last wins).
+    Not through the config reader, whose #{shell ...}, [system ...] and trailing-backslash
+    joins would act on text the checker copied from the log (TOPPATH is kept for callers).
+    """
+    sections, current = {}, "default"
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise MtError(f"cannot read {path}: {e.strerror}", path) from None
+    for line in lines:
+        text = line.strip()
+        if text.startswith("[") and text.endswith("]"):
+            current = text[1:-1].strip()
+            sections.setdefault(current, {})
+        elif text and not text.startswith("#"):
+            key, value = (text.split(None, 1) + [""])[:2]
+            keys = sections.setdefault(current, {})
+            keys.pop(key, None)
+            keys[key] = value
     rows = []
-    for section, keys in cfg.sections.items():
+    for section, keys in sections.items():
         if not keys:
             continue
         if section == "final":
