@@ -40,6 +40,7 @@ class Config:
     deferred: set = field(default_factory=set)
     unset: dict = field(default_factory=dict)      # (section, key) -> variables a helper found unset
     environ: dict = field(default_factory=dict)    # the environment after reading (exports included)
+    raw: dict = field(default_factory=dict)        # (section, key) -> text before an export evaluated it
 
     def get(self, section, key, default=None):
         return self.sections.get(section, {}).get(key, default)
@@ -296,6 +297,7 @@ class _Parser:
 
     def store(self, section, key, value, where, deferred=False):
         if section in self.export_sections and not deferred:
+            self.cfg.raw[(section, key)] = value
             value = self.export(key, value, where)
         keys = self.cfg.sections.setdefault(section, {})
         keys.pop(key, None)

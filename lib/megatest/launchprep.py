@@ -21,7 +21,8 @@ def test_environment(plan, testdef, rec, item, run_dir, link_dir, db_path, run_i
                MT_ITEM_INFO=item_info(item) if item else "", MT_CMDINFO=testenv.encode_cmdinfo(ident),
                MT_MEGATEST=os.path.join(bin_dir(), "mt-test"), MT_RUN_ID=str(run_id),
                MT_TEST_ID=str(rec["id"]))
-    env.update(s.env_override)            # evaluated and exported as megatest.config was read
+    if s.env_override:                    # evaluated again here, as Megatest's executor does
+        env.update(eval_env_section(s.env_override, env))
     env.update(dict(zip(s.keys, plan.keyvals)))
     env.update(MT_LINKTREE=s.linktree, MT_RUNNAME=plan.runname, MT_RUN_AREA_HOME=s.area.toppath)
     env["MT_HOMEHOST"] = home          # elsewhere, mt-test goes through mt-serve

@@ -40,7 +40,7 @@ def make_plan(area, target, runname, testpatt=None, environ=None, warn=None):
         if os.path.exists(area.runconfig_path) else {}
     runconfig = eval_env_section(list(raw.items()), env)
     env.update(runconfig)
-    env.update(settings.env_override)    # [env-override] wins over the runconfig (§11.2)
+    env.update(settings.env_override_values)    # [env-override] wins over the runconfig (§11.2)
     user_patt = testpatt if testpatt not in (None, "") else None
     if user_patt in (None, "%") and runconfig.get("TESTPATT"):
         user_patt = runconfig["TESTPATT"]

@@ -28,7 +28,8 @@ class Settings:
     runtimelim: float = None
     deadtime: float = DEFAULT_DEADTIME
     jobgroups: dict = field(default_factory=dict)  # group -> limit
-    env_override: list = field(default_factory=list)  # [(var, value)] in file order
+    env_override: list = field(default_factory=list)  # [(var, value as written)] in file order
+    env_override_values: dict = field(default_factory=dict)  # var -> value evaluated while reading
     allow_auto_rerun: list = field(default_factory=list)  # [(state, status)]
     cleanrerun_states: tuple = ("KILLREQ", "KILLED", "UNKNOWN", "INCOMPLETE", "STUCK", "NOT_STARTED")
     cleanrerun_statuses: tuple = ("FAIL", "INCOMPLETE", "ABORT", "CHECK", "DEAD", "STUCK/DEAD")
@@ -139,7 +140,10 @@ def load_settings(area, environ=None, warn=None, target=None, runname=None):
     if setup.get("runtimelim"):
         s.runtimelim = parse_hms(setup["runtimelim"], s.where("setup", "runtimelim"), warn)
     s.jobgroups = {g: _number(config, "jobgroups", g, 0, int) for g in config.section("jobgroups")}
-    s.env_override = list(config.section("env-override").items())
+    # as written: a test's launch evaluates them again in its own environment, as Megatest's
+    # executor re-reads megatest.config where MT_LINKTREE, MT_TEST_NAME ... are set
+    s.env_override = [(k, config.raw.get(("env-override", k), v)) for k, v in config.section("env-override").items()]
+    s.env_override_values = config.section("env-override")     # as read (exported then)
     s.allow_auto_rerun = _state_status_pairs(setup.get("allow-auto-rerun", ""))
     valid = config.section("validvalues")
     if valid.get("cleanrerun-states"):
