@@ -364,6 +364,11 @@ def add_step(conn, test_id, stepname, state, status="n/a", comment="", logfile="
                  (test_id, stepname, state, status, event_time or now, comment, logfile, now))
 
 
+def step_exists(conn, test_id, stepname, state):
+    return conn.execute("SELECT 1 FROM test_steps WHERE test_id=? AND stepname=? AND state=?",
+                        (test_id, stepname, state)).fetchone() is not None
+
+
 def steps_of_test(conn, test_id):
     return conn.execute("SELECT stepname, state, status, event_time, comment, logfile FROM test_steps "
                         "WHERE test_id=? ORDER BY event_time, id", (test_id,)).fetchall()

@@ -42,7 +42,7 @@ def finish(conn, test_id, test, params, where=""):
         rundir = params.get("rundir") or row["shortdir"]
         p = read_progress(rundir) if rundir else None
         if p:
-            fin.record_steps(conn, test_id, p)
+            fin.record_steps(conn, test_id, p, rundir)
         fields, only = fin.final_fields(conn, row, p, now, params.get("killed") or None,
                                         params.get("comment", ""))
         new = db.set_test_state(conn, test_id, only_states=only, **fields)

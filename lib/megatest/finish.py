@@ -3,22 +3,39 @@
 Used by whichever process notices the end: the runner that started the test, a runner that
 adopted it, or the server's sweep when no runner is alive.
 """
+import os
+
 from megatest import db, states
 
 
-def record_steps(conn, test_id, p):
-    """Step rows (start, end) from the wrapper's .mt-steps; idempotent."""
+def record_steps(conn, test_id, p, rundir=None):
+    """Step rows (start, end) from the wrapper's .mt-steps; idempotent. A step checked by a
+    log checker has its NAME.dat loaded as test data (once, when its end row is new) and
+    the checker's message in its comment (behaviour.md §11.4)."""
     done = {name: (rc, kind, t) for name, rc, kind, t in p.ends}
     for name, t in p.starts:
         db.add_step(conn, test_id, name, "start", "n/a", event_time=t, logfile=f"{name}.log")
         if name in done:
             rc, kind, t_end = done[name]
             status = p.step_status(rc, kind)
+            message = f"exit code {rc}"
+            if kind == "checker" and rundir:
+                message = _checker_data(conn, test_id, rundir, name) or f"log checker exit code {rc}"
             comment = "" if status == "PASS" else ("log checker not found" if kind == "nochecker"
-                                                   else f"{status}: exit code {rc}")
+                                                   else f"{status}: {message}")
             log = f"{name}.html" if kind == "checker" else f"{name}.log"
             db.add_step(conn, test_id, name, "end", str(rc), comment=comment, logfile=log,
                         event_time=t_end)
+
+
+def _checker_data(conn, test_id, rundir, name):
+    """The checker's message from RUNDIR/NAME.dat ("" when none); its rows are loaded as test
+    data the first time the step's end is recorded."""
+    from megatest import checkerdata, testops
+    rows, _ = checkerdata.checker_rows(os.path.join(rundir, f"{name}.dat"), name)
+    if not db.step_exists(conn, test_id, name, "end"):
+        testops.upsert_and_count(conn, test_id, rows)
+    return checkerdata.verdict_message(rows)
 
 
 def final_fields(conn, row, p, now, killed_status=None, kill_comment=""):

@@ -391,7 +391,7 @@ class Runner:
         self.recs[key].update(row)
         p = read_progress(run.rundir) if run.rundir else None
         if p:
-            finish.record_steps(self.conn, row["id"], p)
+            finish.record_steps(self.conn, row["id"], p, run.rundir)
         killed = None
         if run.kill_status:
             killed = "FAILED TO KILL" if watching.reap_group(run.pid) else "KILLED"

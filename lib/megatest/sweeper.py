@@ -52,7 +52,7 @@ def sweep_once(conn, this_host, deadtime, skip_ids=()):
                 continue
             p = read_progress(row["shortdir"]) if row["host"] == this_host and row["shortdir"] else None
             if p is not None and p.exit_code is not None:
-                finish.record_steps(conn, row["id"], p)
+                finish.record_steps(conn, row["id"], p, row["shortdir"])
                 fields, only = finish.final_fields(conn, dict(row), p, now)
             else:
                 fields, only = dict(state="COMPLETED", status="DEAD", comment=why), None

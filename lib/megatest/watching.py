@@ -221,7 +221,7 @@ def step_progress(runner, run):
     status, _ = p.worst()
     key = (run.rec["testname"], run.rec["item_path"])
     with db.transaction(runner.conn):
-        finish.record_steps(runner.conn, run.rec["id"], p)
+        finish.record_steps(runner.conn, run.rec["id"], p, run.rundir)
         if run.rec["status"] != status and \
                 runner._set(key, status=status, only_states=("RUNNING", "REMOTEHOSTSTART")):
             runner.fire_triggers(run.rec)
