@@ -19,7 +19,7 @@ def test_environment(plan, testdef, rec, item, run_dir, link_dir, db_path, run_i
                                  rec["item_path"], db_path, run_id, rec["id"], link_dir)
     env.update(MT_TEST_NAME=testdef.name, MT_ITEMPATH=rec["item_path"], MT_TEST_RUN_DIR=link_dir,
                MT_ITEM_INFO=item_info(item) if item else "", MT_CMDINFO=testenv.encode_cmdinfo(ident),
-               MT_MEGATEST=os.path.join(bin_dir(), "mt-test"), MT_RUN_ID=str(run_id),
+               MT_MEGATEST=os.path.join(bin_dir(), "megatest"), MT_RUN_ID=str(run_id),
                MT_TEST_ID=str(rec["id"]))
     if s.env_override:                    # evaluated again here, as Megatest's executor does
         env.update(eval_env_section(s.env_override, env))

@@ -169,14 +169,15 @@ def _env_line(key, value, blacklist, cache):
     return line
 
 
-def write_env_files(rundir, env, blacklist, cache=None):
+def write_env_files(rundir, env, blacklist, cache=None, name="megatest"):
     """megatest.sh / megatest.csh: the test's whole environment, blacklisted names commented out.
-    cache (a dict the caller keeps for one blacklist) saves re-quoting values seen before."""
+    cache (a dict the caller keeps for one blacklist) saves re-quoting values seen before.
+    NAME replaces `megatest` in the file names (`megatest -env2file NAME`)."""
     cache = {} if cache is None else cache
     lines = [_env_line(key, env[key], blacklist, cache) for key in sorted(env)]
     sh = [a for a, _ in lines]
     csh = [b for _, b in lines]
-    with open(os.path.join(rundir, "megatest.sh"), "w") as f:
+    with open(os.path.join(rundir, name + ".sh"), "w") as f:
         f.write("\n".join(sh) + "\n")
-    with open(os.path.join(rundir, "megatest.csh"), "w") as f:
+    with open(os.path.join(rundir, name + ".csh"), "w") as f:
         f.write("\n".join(csh) + "\n")

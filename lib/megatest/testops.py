@@ -150,6 +150,29 @@ def set_log(conn, test_id, test, params, where=""):
     return {"code": 0}
 
 
+def set_toplog(conn, test_id, test, params, where=""):
+    """Set the final log of this test's toplevel record: an item writing the summary log of
+    the whole iterated test (Megatest's -set-toplog)."""
+    path = params["path"]
+    _check_text(path)
+    with db.transaction(conn):
+        row = _row(conn, test_id, test, where)
+        top = db.find_test(conn, row["run_id"], row["testname"], "")
+        if top is not None:
+            db.update_test(conn, top["id"], final_logf=path)
+    return {"code": 0}
+
+
+def set_comment(conn, test_id, test, params, where=""):
+    """Set the record's comment alone (Megatest's -m given with -set-values or -load-test-data)."""
+    comment = params["comment"]
+    _check_text(comment)
+    with db.transaction(conn):
+        _row(conn, test_id, test, where)
+        db.update_test(conn, test_id, comment=comment)
+    return {"code": 0}
+
+
 def show(conn, test_id, test, params, where=""):
     row = _row(conn, test_id, test, where)
     return {"code": 0, "id": row["id"], "state": row["state"], "status": row["status"],
@@ -164,7 +187,7 @@ def heartbeat(conn, test_id, test, params, where=""):
 
 
 OPERATIONS = {"status": set_status, "step": record_step, "data": store_data, "setlog": set_log,
-              "show": show, "heartbeat": heartbeat}
+              "toplog": set_toplog, "comment": set_comment, "show": show, "heartbeat": heartbeat}
 
 
 def upsert_and_count(conn, test_id, rows):

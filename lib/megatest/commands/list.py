@@ -51,13 +51,22 @@ import sys
 
 from megatest.cli import parse
 
+# Megatest's -list-runs text (cli.md, behaviour.md §15). The run line is the one cli.md fixes;
+# Megatest 1.60-1.65 really print `Run: T/R <key>: v ... id: N runname: R state: S ...` (its
+# `status: ... run-id:` branch is never reached), which -dumpmode json's "meta" follows.
 MEGATEST_RUN = ("Run: {target}/{runname} status: {state} run-id: {run_id}, number tests: {n} "
                 "event_time: {event_time}")
+MEGATEST_RUN_FIELDS = ("id", "runname", "state", "status", "owner", "event_time", "comment",
+                       "fail_count", "pass_count")
 MEGATEST_TEST = ("  Test: {name:<25} State: {state:<15} Status: {status:<15} "
                  "Runtime: {runtime:>5}s Time: {event_time:<22} Host: {host:<10}")
 MEGATEST_DETAIL = ("         cpuload:  {cpuload}\n         diskfree: {diskfree}\n"
                    "         uname:    {uname}\n         rundir:   {rundir}")
 MEGATEST_STEP = "    Step: {stepname:<20} State: {state:<10} Status: {status:<10} Time {event_time:<22}"
+# -dumpmode json: every test field Megatest has; its attemptnum is our attempt counter.
+MEGATEST_TEST_FIELDS = ("id", "run_id", "testname", "state", "status", "event_time", "host",
+                        "cpuload", "diskfree", "uname", "rundir", "item_path", "run_duration",
+                        "final_logf", "comment", "shortdir", "attemptnum", "archived")
 # Megatest prints details and steps only for records that need a look.
 QUIET_STATUSES = ("PASS", "WARN")
 JSON_TEST_FIELDS = ("test_id", "testname", "item_path", "state", "status", "comment", "host",
@@ -103,64 +112,37 @@ def _warn(message):
 # ---------------------------------------------------------------- runs
 
 def _runs(area, args):
-    from megatest import db, homehost, readcopy, settings as settings_mod
-    settings = settings_mod.load_settings(area, warn=_warn)
-    note = homehost.away_note(area, settings, "mt-list")
-    if note:
-        _warn(note)
-    path = readcopy.path_for_reading(area, settings)
-    conn = db.open_for_reading(area, paths=[path]) if path else None
-    if conn is None:
-        runs = []
-    else:
-        try:
-            runs = select_runs(conn, args["--target"], args["--runname"], args["--testpatt"],
-                               _commas(args["--state"]), _commas(args["--status"]),
-                               steps=args["--megatest"])
-        finally:
-            conn.close()
+    runs = read_runs(area, args["--target"], args["--runname"], args["--testpatt"],
+                     _commas(args["--state"]), _commas(args["--status"]), steps=args["--megatest"])
     if args["--json"]:
         _print_json([_run_json(r) for r in runs])
     elif args["--megatest"]:
         for run in runs:
-            _print_megatest(run)
+            print_megatest(run)
     else:
         for run in runs:
             _print_run(run)
     return 0
 
 
-def select_runs(conn, target_patt, runname_patt, testpatt, states=(), statuses=(), steps=False):
-    """Runs matching the target and run-name patterns, each with its selected records:
-    [{"run": row, "keys": {k: v}, "tests": [row...], "steps": {test_id: [row...]}}]."""
-    from megatest import db, patterns
-    keys = db.get_keys(conn)
-    match = patterns.compile_testpatt(testpatt or "%")
-    selected = []
-    for run in db.list_runs(conn):
-        if not (_target_matches(target_patt, run["target"]) and
-                patterns.match_name(runname_patt or "%", run["runname"])):
-            continue
-        tests = [t for t in db.tests_of_run(conn, run["id"])
-                 if match(t["testname"], t["item_path"])
-                 and (not states or t["state"] in states) and (not statuses or t["status"] in statuses)]
-        by_test = {}
-        if steps:
-            for s in db.steps_of_run(conn, run["id"]):
-                by_test.setdefault(s["test_id"], []).append(s)
-        selected.append({"run": run, "keys": {k: run[k] for k in keys}, "tests": tests,
-                         "steps": by_test})
-    return selected
-
-
-def _target_matches(patt, target):
-    """Part by part; missing trailing parts of the pattern match anything (`%` = every target)."""
-    from megatest.patterns import match_target
-    patt_parts = (patt or "%").split("/")
-    parts = target.split("/")
-    if len(patt_parts) < len(parts):
-        patt_parts += ["%"] * (len(parts) - len(patt_parts))
-    return match_target("/".join(patt_parts), target)
+def read_runs(area, target, runname, testpatt, states=(), statuses=(), steps=False,
+              prog="mt-list", settings=None):
+    """The selected runs and records (runops.select_runs) from the database reads use: the live
+    one on the home host, else a fresh copy of megatest.db; [] before the first run.
+    SETTINGS: the area's, when the caller has read them already."""
+    from megatest import db, homehost, readcopy, runops, settings as settings_mod
+    settings = settings or settings_mod.load_settings(area, warn=_warn)
+    note = homehost.away_note(area, settings, prog)
+    if note:
+        _warn(note)
+    path = readcopy.path_for_reading(area, settings)
+    conn = db.open_for_reading(area, paths=[path]) if path else None
+    if conn is None:
+        return []
+    try:
+        return runops.select_runs(conn, target, runname, testpatt, states, statuses, steps=steps)
+    finally:
+        conn.close()
 
 
 def _commas(text):
@@ -209,7 +191,8 @@ def _name(row, sep):
     return f"{row['testname']}{sep}{row['item_path']}" if sep == "/" else f"{row['testname']}({row['item_path']})"
 
 
-def _print_megatest(sel):
+def print_megatest(sel):
+    """One run as Megatest's -list-runs prints it; details and steps for records not PASS/WARN."""
     run, tests = sel["run"], sel["tests"]
     print(MEGATEST_RUN.format(target=run["target"], runname=run["runname"], state=run["state"],
                               run_id=run["id"], n=len(tests), event_time=_int(run["event_time"])))
@@ -219,18 +202,58 @@ def _print_megatest(sel):
                                    event_time=_num(_int(t["event_time"])), host=t["host"] or ""))
         if t["status"] in QUIET_STATUSES or t["state"] == "NOT_STARTED":
             continue
-        print(MEGATEST_DETAIL.format(cpuload=_num(t["cpuload"]), diskfree=_num(t["diskfree"]),
-                                     uname=t["uname"] or "", rundir=t["rundir"] or ""))
+        print(MEGATEST_DETAIL.format(cpuload=_num(t["cpuload"], keep_float=True),
+                                     diskfree=_num(t["diskfree"]), uname=t["uname"] or "",
+                                     rundir=t["rundir"] or ""))
         for s in sel["steps"].get(t["id"], []):
             print(MEGATEST_STEP.format(stepname=s["stepname"], state=s["state"], status=s["status"],
                                        event_time=_num(_int(s["event_time"]))))
 
 
-def _num(value):
-    """Numbers as Megatest shows them: 3 rather than 3.0; nothing for a missing value."""
+def _megatest_run_fields(sel):
+    """(name, value) of a run's "meta": the key values, then MEGATEST_RUN_FIELDS. The run's
+    state is this project's (new, running, completed, incomplete); its status is the
+    free-form one users set (n/a until then), as in Megatest."""
+    run = sel["run"]
+    values = dict(sel["keys"])
+    values.update((f, run[f]) for f in MEGATEST_RUN_FIELDS)
+    values["event_time"] = _int(run["event_time"])
+    return [(name, "" if value is None else value) for name, value in values.items()]
+
+
+def megatest_json(runs):
+    """-list-runs -dumpmode json, in Megatest's shape: {target: {runname: {"meta": {field:
+    text}, "data": {test id: {field: value}}}}}; "data" only for a run with records."""
+    out = {}
+    for sel in runs:
+        run = sel["run"]
+        entry = out.setdefault(run["target"], {}).setdefault(run["runname"], {})
+        entry["meta"] = {name: str(value) for name, value in _megatest_run_fields(sel)}
+        if sel["tests"]:
+            entry["data"] = {str(t["id"]): _megatest_test(t) for t in sel["tests"]}
+    return out
+
+
+def _megatest_test(row):
+    out = {}
+    for field in MEGATEST_TEST_FIELDS:
+        value = row["attempt" if field == "attemptnum" else field]
+        if field == "event_time":
+            value = _int(value)            # whole seconds, as -list-runs' text shows it
+        elif field == "run_duration":
+            value = round(value or 0)
+        elif value is None:
+            value = ""
+        out[field] = value
+    return out
+
+
+def _num(value, keep_float=False):
+    """Numbers as Megatest shows them: integer columns without `.0` (its own are INTEGER);
+    REAL ones (cpuload) as floats, `-1.0`; nothing for a missing value."""
     if value is None:
         return ""
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and not keep_float:
         return str(int(value))
     return str(value)
 
@@ -289,10 +312,10 @@ def _config(area, target, as_json):
     if as_json:
         _print_json({"target": target, "config": sections, "runconfig": runconfig})
         return 0
-    sys.stdout.write(_ini(sections))
+    sys.stdout.write(ini_text(sections))
     origin = f"target {target}" if target else "[default] (no --target)"
     sys.stdout.write(f"\n# runconfigs.config resolved for {origin}\n")
-    sys.stdout.write(_ini({target or "default": runconfig}))
+    sys.stdout.write(ini_text({target or "default": runconfig}))
     return 0
 
 
@@ -310,7 +333,7 @@ def resolved_runconfig(area, settings, target):
     return eval_env_section(list(raw.items()), env)
 
 
-def _ini(sections):
+def ini_text(sections):
     """Sections as config text that reads back the same (continuation lines indented)."""
     lines = []
     for name, keys in sections.items():

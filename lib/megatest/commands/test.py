@@ -295,7 +295,15 @@ def record_step(test, name, state, status, logfile, comment):
 
 
 def run_step(test, name, command, rules, comment):
-    """Record (NAME, start), run COMMAND into NAME.log, check it, record (NAME, end, <code>)."""
+    """Record (NAME, start), run COMMAND into NAME.log, check it, record (NAME, end, <code>);
+    0 when the step passed (PASS or WARN), else 1."""
+    _, status = run_checked_step(test, name, command, rules, comment)
+    return 0 if status in (states.PASS, states.WARN) else 1
+
+
+def run_checked_step(test, name, command, rules, comment):
+    """run_step's work; returns the code on the end row (the step's exit code, or the log
+    checker's) and its status. `megatest -runstep` exits with that code, as Megatest does."""
     test.call("step", name=name, state="start", status=states.NA, logfile="",
               comment=comment or "")
     log = name + ".log"
@@ -314,7 +322,7 @@ def run_step(test, name, command, rules, comment):
               logfile=log, rows=rows, final=log.endswith(".html"))
     if problem:
         sys.stderr.write(f"mt-test: error: {problem} (step {name} recorded without its data)\n")
-    return 0 if status in (states.PASS, states.WARN) else 1
+    return code, status
 
 
 def _run_logged(command, log):
