@@ -5,7 +5,7 @@ Users switch by putting it first on PATH; scripts and Makefiles stay as they are
   $ megatest -version
   1\.\d+-py\d+\.\d+\.\d+ (re)
   $ megatest -h | sed -n '/^Usage:/{n;p;}'
-    megatest -run -target TARGET -runname NAME [-testpatt PATT] [-itempatt PATT]
+    megatest (-run | -runall) -target TARGET -runname NAME [-testpatt PATT] [-itempatt PATT]
 
 An area, made as Megatest makes one: it asks where, and for the keys (mt-init does the rest).
 

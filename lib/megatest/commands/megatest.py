@@ -18,7 +18,7 @@ USAGE = """\
 megatest: Megatest's command line, run by this project's library (see mt-run, mt-list, mt-test).
 
 Usage:
-  megatest -run -target TARGET -runname NAME [-testpatt PATT] [-itempatt PATT]
+  megatest (-run | -runall) -target TARGET -runname NAME [-testpatt PATT] [-itempatt PATT]
            [-rerun STATUSES | -rerun-clean | -rerun-all] [-preclean] [-run-wait] [-q]
   megatest -runtests PATT -target TARGET -runname NAME
   megatest -reqtarg TARGET -runname NAME -run [-testpatt PATT]
@@ -49,7 +49,7 @@ Usage:
   megatest -setlog FILE
   megatest -set-toplog FILE
   megatest -server (- | HOST)
-  megatest (-list-servers | -stop-server)
+  megatest (-list-servers | -stop-server | -kill-servers)
   megatest -version
   megatest (-h | --help)
 
@@ -103,6 +103,7 @@ FLAGS = frozenset((
     "-create-megatest-area", "-list-servers", "-stop-server", "-kill-servers", "-v", "-q",
     "-test-status", "-set-values", "-load-test-data", "-summarize-items"))
 HELP = ("-h", "-help", "--help")
+USAGE_PUNCTUATION = str.maketrans("()[]|", "     ")
 # A call from inside a test: one of these picks the fast side.
 TEST_SIDE = ("-test-status", "-step", "-runstep", "-set-values", "-load-test-data", "-setlog",
              "-set-toplog", "-summarize-items")
@@ -167,7 +168,8 @@ def parse(argv):
 def usage_line(switch):
     """The usage line of SWITCH, offered as `try:` after a mistake with it."""
     for line in USAGE.splitlines():
-        if line.startswith("  megatest ") and f"{switch} " in line + " ":
+        words = line.translate(USAGE_PUNCTUATION).split()
+        if line.startswith("  megatest ") and switch in words:
             return line.strip()
     return "megatest -h"
 

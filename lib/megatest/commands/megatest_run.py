@@ -132,7 +132,8 @@ def _run(opts):
     if "-runtests" in opts:
         _warn(f"megatest: warning: -runtests is deprecated in Megatest; "
               f"use -run -testpatt {opts['-runtests']}")
-    argv = ["--target", _target(opts, "-run"), "--runname", _runname(opts, "-run")]
+    action = next(s for s in RUNS if s in opts)
+    argv = ["--target", _target(opts, action), "--runname", _runname(opts, action)]
     patt = _testpatt(opts)
     if patt and patt != "%":       # Megatest: `%` gives way to the runconfig's TESTPATT, as no pattern
         argv += ["--testpatt", patt]
