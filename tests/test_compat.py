@@ -82,8 +82,8 @@ def test_megatest_list_runs_text_shows_every_expected_result(compat_run):
     area, env, _ = compat_run
     out = megatest(area, env, "-list-runs", RUNNAME, "-target", TARGET)
     assert out.returncode == 0, out.stderr
-    assert re.search(rf"^Run: {TARGET}/{RUNNAME} status: \S+ run-id: \d+, number tests: {len(EXPECTED)}",
-                     out.stdout, re.M), out.stdout
+    assert re.search(rf"^Run: {TARGET}/{RUNNAME} platform: linux variant: fast id: \d+ runname: {RUNNAME} "
+                     r"state: \S+ status: \S+ owner: compat ", out.stdout, re.M), out.stdout
     got = {m.group(1): (m.group(2), m.group(3)) for m in map(LIST_LINE.match, out.stdout.splitlines()) if m}
     assert got == EXPECTED
 

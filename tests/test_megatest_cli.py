@@ -189,8 +189,10 @@ def test_list_runs_text_is_megatests_line_for_line(ran):
                 f"Runtime: {str(t['run_duration']).rjust(5)}s Time: {str(t['event_time']).ljust(22)} "
                 f"Host: {t['host'].ljust(10)}")
     expected = [
-        f"Run: a/b/r1 status: completed run-id: {run_id}, number tests: 2 "
-        f"event_time: {dump['meta']['event_time']}",
+        # the run line Megatest really prints: its default -fields, #f for an empty one
+        f"Run: a/b/r1 arch: a os: b id: {run_id} runname: r1 state: completed status: n/a "
+        f"owner: {dump['meta']['owner'] or '#f'} event_time: {dump['meta']['event_time']} comment: #f "
+        f"fail_count: {dump['meta']['fail_count']} pass_count: {dump['meta']['pass_count']} ",
         test_line("fails", f),
         f"         cpuload:  {float(f['cpuload'])}",
         f"         diskfree: {f['diskfree']}",

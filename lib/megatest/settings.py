@@ -60,7 +60,9 @@ def read_keys(area, environ=None, warn=None, target=None, runname=None):
     from megatest.config import read_config
 
     def key_vars(keys):
-        parts = target.split("/") if target else []
+        # without a target, $MT_TARGET gives the key variables (as in Megatest's set-fields)
+        given = target or (environ if environ is not None else os.environ).get("MT_TARGET")
+        parts = given.split("/") if given else []
         return dict(zip(keys, parts)) if len(parts) == len(keys) else {}
 
     config = read_config(area.config_path, toppath=area.toppath,

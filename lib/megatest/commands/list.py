@@ -191,11 +191,20 @@ def _name(row, sep):
     return f"{row['testname']}{sep}{row['item_path']}" if sep == "/" else f"{row['testname']}({row['item_path']})"
 
 
-def print_megatest(sel):
-    """One run as Megatest's -list-runs prints it; details and steps for records not PASS/WARN."""
+def print_megatest(sel, fields_line=False):
+    """One run as Megatest's -list-runs prints it; details and steps for records not PASS/WARN.
+
+    The run line is cli.md's (`mt-list runs --megatest`), or with fields_line the one Megatest
+    really prints (`megatest -list-runs`): `Run: T/R key: v ... id: N runname: R ... ` with
+    #f for an empty field and a trailing space."""
     run, tests = sel["run"], sel["tests"]
-    print(MEGATEST_RUN.format(target=run["target"], runname=run["runname"], state=run["state"],
-                              run_id=run["id"], n=len(tests), event_time=_int(run["event_time"])))
+    if fields_line:
+        fields = "".join(f"{name}: {'#f' if value == '' else value} "
+                         for name, value in _megatest_run_fields(sel))
+        print(f"Run: {run['target']}/{run['runname']} {fields}")
+    else:
+        print(MEGATEST_RUN.format(target=run["target"], runname=run["runname"], state=run["state"],
+                                  run_id=run["id"], n=len(tests), event_time=_int(run["event_time"])))
     for t in tests:
         print(MEGATEST_TEST.format(name=_name(t, "()"), state=t["state"], status=t["status"],
                                    runtime=round(t["run_duration"] or 0),

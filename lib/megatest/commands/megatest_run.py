@@ -193,7 +193,7 @@ def _list_runs(opts):
         print(json.dumps(listing.megatest_json(runs)))
     else:
         for sel in runs:
-            listing.print_megatest(sel)
+            listing.print_megatest(sel, fields_line=True)
     return 0
 
 
