@@ -266,23 +266,30 @@ def test_exit_code_precedence(tmp_path, kinds, code):
 
 @pytest.mark.parametrize("rules, message", [
     ('(expect:error in "LogFileBody" = 0 "x" #/a/)\n\n(expect:error in "LogFileBody" = 0 "y"\n',
-     "rules.logpro:3: missing ')' for the '(' opened on line 3"),
+     "rules.logpro:3: missing ')': the '(' at line 3, column 1 is never closed"),
     ('(expect:error in "LogFileBody" = 0 "x" #/a/))\n', "rules.logpro:1: unexpected ')'"),
     (';; header\n(define-section "Tests" #/start/ #/end/)\n',
      "rules.logpro:2: unknown form (define-section ...) -- logpro has no define-section"),
     ('(expect:eror in "LogFileBody" = 0 "x" #/a/)\n', "rules.logpro:1: unknown form (expect:eror"),
-    ('\n(expect:error in "LogFileBody" == 0 "x" #/a/)\n', "rules.logpro:2: unbound variable =="),
+    ('\n(expect:error in "LogFileBody" == 0 "x" #/a/)\n', "rules.logpro:2: unbound variable '=='"),
     ('(expect:error in "LogFileBody" = "none" "x" #/a/)\n',
      'rules.logpro:1: expect:error: count must be a number, got "none"'),
     ('(expect:error in "LogFileBody" = 0 "x" #/(unclosed/)\n',
      "rules.logpro:1: bad regex /(unclosed/: missing ), unterminated subpattern"),
     ('(expect:error in "LogFileBody" = 0 "x" #/a/q)\n', "rules.logpro:1: unknown regex flag 'q'"),
     ('\n\n(expect:error in "LogFileBody" = 0 "unterminated #/a/)\n',
-     "rules.logpro:3: unterminated string starting on line 3"),
+     "rules.logpro:3: unterminated string\n"),
     ('(expect:error in "LogFileBody" = 0 "x")\n',
      "rules.logpro:1: expect:error: needs 6 arguments"),
     ('(expect:error inside "LogFileBody" = 0 "x" #/a/)\n',
-     "rules.logpro:1: unbound variable inside"),
+     "rules.logpro:1: unbound variable 'inside'"),
+    ('(expect:error in "LogFileBody" = 0 "x"\n   (list #/a/ bogus))\n',
+     "rules.logpro:2: unbound variable 'bogus'"),
+    ('(expect:error in "LogFileBody" = 0 "x"\n   (regexp "(bad"))\n',
+     "rules.logpro:2: bad regex /(bad/: missing ), unterminated subpattern"),
+    ('(load "rules.logpro")\n', "rules.logpro:1: load cycle: rules.logpro is already being loaded"),
+    ("(define (down n) (+ 1 (down n)))\n(down 1)\n",
+     "rules.logpro:1: evaluation nested deeper than 200 levels"),
     ('(system "rm -rf /")\n', "rules.logpro:1: unknown form (system ...)"),
 ])
 def test_malformed_rules_name_file_and_line_and_abort(tmp_path, rules, message):
@@ -336,6 +343,61 @@ def test_defines_loops_and_generated_regexes(tmp_path):
     assert check(tmp_path, rules, log).code == 0
     assert check(tmp_path, rules, log + "Traceback (most recent call last)\n").code == 1
     assert check(tmp_path, rules, log * 2).code == 1
+
+
+def test_rule_files_have_the_whole_scheme_subset(tmp_path, monkeypatch):
+    # The old rule-file evaluator had no if, cond, when or named let; megatest.scheme has them.
+    rules = """\
+        (define strict (equal? (getenv "STRICTNESS") "high"))
+        (define (kind-of word) (cond ((string-prefix? "E" word) 'error) (else 'warning)))
+        (let loop ((words '("E100" "W200" "E300")))
+          (when (pair? words)
+            (if (eq? (kind-of (car words)) 'error)
+                (expect:error in "LogFileBody" = 0 (car words) (regexp (car words)))
+                (expect:warning in "LogFileBody" = 0 (car words) (regexp (car words))
+                                type: (if strict 'error 'warning)))
+            (loop (cdr words))))
+        """
+    assert check(tmp_path, rules, "W200 seen\n").code == 2
+    assert check(tmp_path, rules, "E300 seen\n").code == 1
+    monkeypatch.setenv("STRICTNESS", "high")
+    assert check(tmp_path, rules, "W200 seen\n").code == 1
+
+
+@pytest.mark.parametrize("form, name", [
+    ('(system "touch pwned")', "system"),
+    ('(create-directory "pwned" #t)', "create-directory"),
+    ('(with-output-to-file "pwned" (lambda () (display 1)))', "with-output-to-file"),
+    ('(open-input-file "/etc/passwd")', "open-input-file"),
+    ('(file-exists? "/etc/passwd")', "file-exists?"),
+    ('(setenv "PATH" "/pwned")', "setenv"),
+    ("(eval '(system \"touch pwned\"))", "eval"),
+    ('(args:get-arg "-target")', "args:get-arg"),
+])
+def test_rule_files_cannot_run_commands_or_touch_files(tmp_path, form, name):
+    result = check(tmp_path, f'(expect:error in "LogFileBody" = 0 "e" #/E/)\n{form}\n', "E\n")
+    assert result.code == 5
+    assert result.stderr == f"logpro: error: rules.logpro:2: unknown form ({name} ...)\n"
+    assert sorted(os.listdir(tmp_path)) == ["rules.logpro"]
+
+
+def test_an_error_in_a_loaded_procedure_names_the_file_it_was_written_in(tmp_path):
+    (tmp_path / "lib.logpro").write_text(
+        '(define (no-errors word)\n'
+        '  (expect:error in "LogFileBody" = 0 word\n'
+        '                (regexp (conc word "("))))\n')
+    rules = '(load "lib.logpro")\n(no-errors "ok")\n'
+    result = check(tmp_path, rules, "x\n")
+    assert result.code == 5
+    assert result.stderr.startswith("logpro: error: lib.logpro:3: bad regex /ok(/")
+
+
+def test_chicken_only_forms_are_ignored_with_a_warning(tmp_path):
+    rules = '(use regex posix)\n(expect:error in "LogFileBody" = 0 "e" #/E/)\n(trace expect:error)\n'
+    result = check(tmp_path, rules, "fine\n")
+    assert result.code == 0
+    assert result.stderr == ("logpro: warning: rules.logpro:1: (use ...) is CHICKEN-specific; ignored\n"
+                             "logpro: warning: rules.logpro:3: (trace ...) is CHICKEN-specific; ignored\n")
 
 
 def test_load_reads_a_file_beside_the_rules(tmp_path):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from megatest.scheme import SchemeContext, SchemeError, evaluate
+from megatest.scheme import (HOST, LANGUAGE, UNSPECIFIED, SchemeContext, SchemeError, Session,
+                             UnknownProcedure, evaluate, registrar, to_text)
 
 TOOL = Path(__file__).resolve().parent.parent / "tools" / "check-scheme-uses"
 
@@ -581,3 +582,88 @@ def test_tests_get_all_and_filter_by_the_runs_test_pattern():
 
 def test_tests_get_all_outside_a_run_names_the_procedure():
     assert "tests:get-all" in fails("(tests:get-all)")
+
+
+# --- keywords and regex literals (what logpro rule files write) ----------------------------
+
+@pytest.mark.parametrize("text, shown", [
+    ("(keyword? expires:)", "#t"), ("(keyword? #:expires)", "#t"), ("(eq? expires: #:expires)", "#t"),
+    ("(keyword? 'expires)", "#f"), ("(symbol? ':)", "#t"), ("(conc expires:)", "expires"),
+    ("(list 'a expires: 1)", "(a expires 1)"),
+    ("#/a\\/b[0-9]{3}/ix", "#/a\\/b[0-9]{3}/ix"), ("(procedure? #/x/)", "#f"),
+    ("'(#/a/ #/b/i)", "(#/a/ #/b/i)"),
+])
+def test_keywords_and_regex_literals_are_values(text, shown):
+    assert run(text) == shown
+
+
+@pytest.mark.parametrize("text, message", [
+    ("(list #/a/q)", "unknown regex flag 'q' (#/.../ takes i, x, u) at line 1, column 11"),
+    ("(list\n #/abc)", "unterminated regex literal #/.../ at line 2, column 2"),
+    ("(car expires:)", "error in 'car': expected a pair, got expires:"),
+])
+def test_keyword_and_regex_errors(text, message):
+    assert fails(text) == message
+
+
+# --- whole texts: a Session, the lines errors come from, procedures a caller adds ---------
+
+def session(procedures=None, forms=None, **fields):
+    return Session(ctx(**fields), {**LANGUAGE, **(procedures or {})}, forms)
+
+
+def located_failure(sess, text, name):
+    with pytest.raises(SchemeError) as err:
+        sess.run_text(text, name)
+    return err.value.source, err.value.line, err.value.message
+
+
+def test_a_session_keeps_its_definitions_from_text_to_text():
+    sess = session()
+    assert sess.run_text("(define (twice x) (* 2 x)) (define n 4)", "a.scm") is not None
+    assert sess.run_text("(twice n)", "b.scm") == 8
+    assert sess.run_text("; nothing but a comment", "c.scm") is None
+
+
+def test_errors_name_the_source_and_line_they_come_from():
+    sess = session()
+    sess.run_text('(define (parse s)\n  (string->number\n    (car s)))', "lib.scm")
+    assert located_failure(sess, "\n(parse 'oops)", "main.scm") == \
+        ("lib.scm", 3, "error in 'car': expected a pair, got oops")
+    assert located_failure(sess, "(list 1\n      unbound-here)", "main.scm") == \
+        ("main.scm", 2, "unbound variable 'unbound-here'")
+    assert located_failure(sess, "(+ 1 1)\n\n(if)", "main.scm") == \
+        ("main.scm", 3, "bad 'if' form: expected (if TEST THEN [ELSE]): (if)")
+    assert located_failure(sess, '(list "a"\n "b)', "main.scm") == ("main.scm", 2, "unterminated string")
+    assert located_failure(sess, "(for-each car\n  '(1))", "main.scm") == \
+        ("main.scm", 1, "error in 'car': expected a pair, got 1")
+
+
+def test_a_malformed_text_runs_none_of_its_forms():
+    sess = session({"setenv": HOST["setenv"]}, environ={})
+    with pytest.raises(SchemeError):
+        sess.run_text('(setenv "RAN" "yes")\n(if)', "x.scm")
+    assert sess.rt.ctx.environ == {}
+
+
+def test_added_procedures_see_where_they_are_called_from():
+    calls, table = [], {}
+    registrar(table)("note!", 1)(lambda rt, text: calls.append((text, rt.call_site)) or UNSPECIFIED)
+    sess = session(table)
+    sess.run_text('(define (each xs) (for-each note! xs))\n\n(each (list "a"\n "b"))\n(note! "c")', "r.scm")
+    assert calls == [("a", ("r.scm", 1)), ("b", ("r.scm", 1)), ("c", ("r.scm", 5))]
+
+
+def test_host_forms_see_their_datum_unevaluated():
+    seen = []
+    sess = session(forms={"use": lambda datum, where: seen.append((to_text(datum), where)) or 7})
+    assert sess.run_text("(use no-such-module)\n(+ 1 (use x))", "f.scm") == 8
+    assert seen == [("(use no-such-module)", ("f.scm", 1)), ("(use x)", ("f.scm", 2))]
+
+
+def test_the_language_alone_reaches_nothing_outside():
+    assert not set(LANGUAGE) & set(HOST)
+    for name in ("getenv", "setenv", "create-directory", "file-exists?", "args:get-arg", "nice-path"):
+        with pytest.raises(UnknownProcedure) as err:
+            session().run_text(f"({name} \"x\")")
+        assert err.value.name == name and str(err.value) == f"unsupported procedure '{name}'"

@@ -1,7 +1,7 @@
 """logpro: Megatest's log checker, rebuilt: rules (Scheme forms) applied to a log read on stdin.
 
 This runs once per ezstep that has a NAME.logpro, so it parses its arguments by hand and
-imports only the standard library and the megatest.logpro modules. Its exit code is a
+imports only the standard library, megatest.logpro and megatest.scheme. Its exit code is a
 verdict, so none of its own problems may look like one that lets a test pass: a rule file
 that cannot be read is ABORT (5), never WARN (2), and a usage error (2) only ever comes
 from a bad command line, which Megatest never produces.

@@ -9,7 +9,7 @@ import os
 
 from megatest.logpro import model
 from megatest.logpro.check import expectation
-from megatest.logpro.scheme import display
+from megatest.scheme import to_text
 
 BANNER = "==========================LOGPRO SUMMARY=========================="
 
@@ -31,13 +31,13 @@ def expected_text(rule):
     """`= 0`, `> 2` for count rules; `1.9 +/- 0.1`, `< 3` for value rules."""
     if rule.is_value:
         return expectation(rule)
-    return f"{rule.comparator.symbol} {display(rule.expected)}"
+    return f"{rule.comparator.symbol} {to_text(rule.expected)}"
 
 
 def got_text(state):
     """What the log gave: a count, or the last value with the pass and fail tallies."""
     if state.rule.is_value:
-        measured = "-" if state.measured is None else display(state.measured)
+        measured = "-" if state.measured is None else to_text(state.measured)
         return f"{measured} ({state.passes} pass, {state.fails} fail)"
     return str(state.count)
 
@@ -79,12 +79,12 @@ def _value_section(state, section):
     r = state.rule
     lines = [f"[rule-{r.num}]", f"operator {r.where}", f"section {_one_line(section)}",
              f"desc {_one_line(r.desc)}", f"status {'OK' if state.ok else 'FAIL'}",
-             f"expected {display(r.expected)}",
-             f"measured {'-' if state.measured is None else _one_line(display(state.measured))}"]
+             f"expected {to_text(r.expected)}",
+             f"measured {'-' if state.measured is None else _one_line(to_text(state.measured))}"]
     if isinstance(r.tol, model.Comparator):
         lines.append(f"type {r.tol.symbol}")
     else:
-        lines += ["type +/-", f"tolerance {display(r.tol)}"]
+        lines += ["type +/-", f"tolerance {to_text(r.tol)}"]
     return lines + [f"pass {state.passes}", f"fail {state.fails}", ""]
 
 

@@ -12,8 +12,6 @@ match accented letters or other scripts' digits.
 import re
 import warnings
 
-from megatest.errors import MtError
-
 _POSIX_CLASSES = {
     "alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
     "space": r" \t\n\r\f\v", "blank": r" \t", "punct": r"!-/:-@\[-`{-~", "xdigit": "0-9A-Fa-f",
@@ -40,8 +38,9 @@ class Pattern:
         return self.label
 
 
-def compile_pattern(source, flags="", path=None, line=None):
-    """A Pattern for irregex SOURCE with logpro FLAGS (any of i, x, u); MtError if invalid."""
+def compile_pattern(source, flags=""):
+    """A Pattern for irregex SOURCE with logpro FLAGS (any of i, x, u); ValueError, saying what
+    is wrong with it, if invalid (the caller knows which line wrote it)."""
     bits = 0 if "u" in flags else re.ASCII
     for flag in flags:
         bits |= _FLAG_BITS.get(flag, 0)
@@ -51,7 +50,7 @@ def compile_pattern(source, flags="", path=None, line=None):
             warnings.simplefilter("ignore")   # "possible nested set" for '[[' is harmless here
             regex = re.compile(translated, bits)
     except (re.error, ValueError) as err:
-        raise MtError(f"bad regex /{source}/: {err}", path, line) from None
+        raise ValueError(f"bad regex /{source}/: {err}") from None
     return Pattern(f"/{source}/{flags}", regex)
 
 

@@ -28,11 +28,14 @@ class SchemeContext:
 
 class Runtime:
     """One evaluation's context and step budget. A step is a procedure call, or a share of the
-    work a procedure does on a long list or string, so every loop pays as it goes."""
+    work a procedure does on a long list or string, so every loop pays as it goes. `call_site`
+    is the (source, line) of the call being made, or None, for a procedure that records where
+    it was called from (logpro's rules name the line they were written on)."""
 
     def __init__(self, ctx):
         self.ctx = ctx
         self.steps = 0
+        self.call_site = None
 
     def charge(self, steps=1):
         self.steps += steps

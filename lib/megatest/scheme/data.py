@@ -30,6 +30,25 @@ class Char(_Text):
     char = property(lambda self: self.text)
 
 
+class Keyword(_Text):
+    """A keyword, written `name:` or `#:name` as CHICKEN reads both; it evaluates to itself, so
+    a procedure can take `expires: "01/01/2030"` style arguments and tell names from values."""
+    __slots__ = ()
+    name = property(lambda self: self.text)
+
+
+class Regex:
+    """A regular expression as written, #/SOURCE/FLAGS (flags among i, x, u). The evaluator only
+    carries it; whatever matches text with it (logpro) translates SOURCE for itself."""
+    __slots__ = ("source", "flags")
+
+    def __init__(self, source, flags=""):
+        self.source, self.flags = source, flags
+
+    def __repr__(self):
+        return f"Regex({self.source!r}, {self.flags!r})"
+
+
 class Pair:
     """A cons cell. No procedure changes one after it is made (there is no set-car!), so no
     structure can be circular and every walk over a list ends."""
@@ -119,9 +138,10 @@ def list_items(value):
 
 
 def eqv(a, b):
-    """eqv?: the same object, or equal numbers of the same exactness, or equal symbols/chars."""
+    """eqv?: the same object, or equal numbers of the same exactness, or equal symbols, chars
+    or keywords."""
     if a is b:
         return True
     if is_number(a) and is_number(b):
         return type(a) is type(b) and a == b
-    return isinstance(a, (Symbol, Char)) and a == b
+    return isinstance(a, _Text) and a == b

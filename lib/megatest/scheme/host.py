@@ -1,6 +1,7 @@
 """The procedures that reach outside the expression: the environment, Megatest's arguments and
-paths, and the three file-system checks and effects #{scheme} is allowed. Everything comes
-from the SchemeContext; nothing here runs a command or reads a file's contents."""
+paths, and the three file-system checks and effects #{scheme} is allowed, plus Megatest's own
+helpers over their results. Everything comes from the SchemeContext; nothing here runs a
+command or reads a file's contents."""
 import os
 import pwd
 
@@ -138,25 +139,6 @@ def min_path(rt, first, second):
     first occurrence of each directory kept."""
     parts = list_items(string_split(rt, first, ":")) + list_items(string_split(rt, second, ":"))
     return string_intersperse(rt, delete_duplicates(rt, make_list(parts)), ":")
-
-
-def _discard(rt, *values):
-    """Output goes to Megatest's terminal, never into the config, so it is dropped here."""
-    return UNSPECIFIED
-
-
-for _name in ("print", "display", "write", "newline"):
-    procedure(_name, 0, None)(_discard)
-
-
-@procedure("error", 0, None)
-def error(rt, *values):
-    raise ProcError(" ".join(to_text(value, write=not isinstance(value, str)) for value in values))
-
-
-@procedure("void", 0, None)
-def void(rt, *ignored):
-    return UNSPECIFIED
 
 
 @procedure("tests:get-all", 0)

@@ -1,9 +1,11 @@
 """Runs syntax nodes on an explicit stack of frames, so neither deep recursion in Scheme nor a
 long loop ever grows Python's stack; tail calls (loops written as named lets) use no frame at
-all. Every procedure call costs one step of the budget and the stack has a fixed height limit."""
+all. Every procedure call costs one step of the budget and the stack has a fixed height limit.
+A builtin finds where it was called from in rt.call_site, and an error leaving `run` carries
+the (source, line) of the innermost call or variable that has one."""
 from megatest.scheme import syntax
 from megatest.scheme.data import UNSPECIFIED, Builtin, Procedure, eqv, make_list
-from megatest.scheme.errors import ProcError, SchemeError
+from megatest.scheme.errors import ProcError, SchemeError, UnknownProcedure
 from megatest.scheme.printer import brief
 
 
@@ -49,16 +51,20 @@ class Machine:
         self.stack = []
 
     def run(self, node, env):
-        stack, limit, value = self.stack, self.rt.ctx.max_depth, None
-        while True:
-            if node is not None:
-                node, env, value = _EVALUATORS[type(node)](self, node, env)
-            elif stack:
-                node, env, value = stack.pop().resume(self, value)
-            else:
-                return value
-            if len(stack) > limit:
-                raise SchemeError(f"evaluation nested deeper than {limit} levels")
+        stack, limit, value, frame = self.stack, self.rt.ctx.max_depth, None, None
+        try:
+            while True:
+                if node is not None:
+                    node, env, value = _EVALUATORS[type(node)](self, node, env)
+                elif stack:
+                    frame = stack.pop()
+                    node, env, value = frame.resume(self, value)
+                else:
+                    return value
+                if len(stack) > limit:
+                    raise SchemeError(f"evaluation nested deeper than {limit} levels")
+        except SchemeError as err:
+            raise err.locate(_innermost_where(frame if node is None else node, stack))
 
     def apply(self, proc, args):
         """Start a call: a closure's body becomes the next node (a tail call, no frame); a
@@ -71,11 +77,21 @@ class Machine:
         if not proc.min_args <= len(args) <= (len(args) if proc.max_args is None else proc.max_args):
             raise _arity_error(proc.name, proc.min_args, proc.max_args, len(args))
         if proc.calls:
-            return _Calling(proc, proc.fn(self.rt, *args)).resume(self, None)
+            return _Calling(proc, proc.fn(self.rt, *args), self.rt.call_site).resume(self, None)
         try:
             return None, None, proc.fn(self.rt, *args)
         except ProcError as err:
             raise _failed(proc, err) from None
+
+
+def _innermost_where(failed, stack):
+    """Where the failing step was written: the node being evaluated or the frame being resumed,
+    else the nearest call still waiting on the stack."""
+    for place in (failed, *reversed(stack)):
+        where = getattr(place, "where", None)
+        if where is not None:
+            return where
+    return None
 
 
 def _bind(proc, args):
@@ -150,12 +166,17 @@ class _Operands:
     def __init__(self, node, env):
         self.node, self.env, self.values = node, env, []
 
+    @property
+    def where(self):
+        return self.node.where
+
     def resume(self, machine, value):
         values = self.values
         values.append(value)
         if len(values) <= len(self.node.args):
             machine.stack.append(self)
             return self.node.args[len(values) - 1], self.env, None
+        machine.rt.call_site = self.node.where
         return machine.apply(values[0], values[1:])
 
 
@@ -175,11 +196,12 @@ class _Choose:
 
 class _Calling:
     """A builtin that calls procedures (map, sort ...) runs as a generator: each (proc, args) it
-    yields is called by the machine and the result sent back, so the Python stack stays flat."""
-    __slots__ = ("proc", "calls")
+    yields is called by the machine and the result sent back, so the Python stack stays flat.
+    Its calls are made from where it was called (`where`), whatever ran in between."""
+    __slots__ = ("proc", "calls", "where")
 
-    def __init__(self, proc, calls):
-        self.proc, self.calls = proc, calls
+    def __init__(self, proc, calls, where):
+        self.proc, self.calls, self.where = proc, calls, where
 
     def resume(self, machine, value):
         try:
@@ -189,6 +211,7 @@ class _Calling:
         except ProcError as err:
             raise _failed(self.proc, err) from None
         machine.stack.append(self)
+        machine.rt.call_site = self.where
         return machine.apply(callee, args)
 
 
@@ -197,7 +220,7 @@ def _ref(machine, node, env):
     if scope is not None:
         return None, None, scope.vars[node.name]
     if node.call:
-        raise SchemeError(f"unsupported procedure '{node.name}'")
+        raise UnknownProcedure(node.name)
     raise SchemeError(f"unbound variable '{node.name}'")
 
 

@@ -1,6 +1,6 @@
 """Values to text, as CHICKEN's display (what conc and a #{scheme} result use) and write do."""
 from megatest.scheme.context import MAX_STRING_LENGTH
-from megatest.scheme.data import NIL, UNSPECIFIED, Char, HashTable, Pair, Procedure, Symbol
+from megatest.scheme.data import NIL, UNSPECIFIED, Char, HashTable, Keyword, Pair, Procedure, Regex, Symbol
 from megatest.scheme.errors import ProcError
 from megatest.scheme.numtext import format_number
 
@@ -61,6 +61,10 @@ def _atom_text(value, write):
         return value.name
     if isinstance(value, Char):
         return "#\\" + _NAME_OF_CHAR.get(value.char, value.char) if write else value.char
+    if isinstance(value, Keyword):
+        return value.name + ":" if write else value.name
+    if isinstance(value, Regex):
+        return f"#/{value.source}/{value.flags}"
     if value is NIL or value is UNSPECIFIED:
         return value.text
     if isinstance(value, Procedure):

@@ -1,5 +1,8 @@
-"""Text to data: the part of CHICKEN's reader that #{scheme} expressions need."""
-from megatest.scheme.data import NIL, Char, Pair, Symbol, make_list
+"""Text to data: the part of CHICKEN's reader that #{scheme} expressions and logpro rule files
+need, including CHICKEN's keywords (`name:`) and irregex literals (#/regex/flags)."""
+import bisect
+
+from megatest.scheme.data import NIL, Char, Keyword, Pair, Regex, Symbol, make_list
 from megatest.scheme.errors import SchemeError
 from megatest.scheme.numtext import parse_number
 from megatest.scheme.printer import CHAR_NAMES
@@ -13,14 +16,17 @@ _CLOSER = {"(": ")", "[": "]"}
 _PREFIXES = {"'": "quote", "`": "quasiquote", ",": "unquote", ",@": "unquote-splicing"}
 _STRING_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "0": "\0", "\\": "\\", '"': '"'}
 _BOOLEANS = {"#t": True, "#true": True, "#f": False, "#false": False}
+REGEX_FLAGS = "ixu"           # caseless, extended (spaces and comments ignored), utf8
 
 
 class _List:
-    """A list being read: its items so far, and its tail once a '.' has been seen."""
-    __slots__ = ("opener", "start", "items", "dot", "tail")
+    """A list being read: its items so far (and where each began), and its tail once a '.' has
+    been seen."""
+    __slots__ = ("opener", "start", "items", "starts", "dot", "tail")
 
     def __init__(self, opener, start):
-        self.opener, self.start, self.items, self.dot, self.tail = opener, start, [], None, None
+        self.opener, self.start, self.items, self.starts = opener, start, [], []
+        self.dot = self.tail = None
 
 
 class _Prefix:
@@ -31,23 +37,42 @@ class _Prefix:
         self.name, self.start, self.mark = name, start, mark
 
 
+def _line_column(text, index):
+    return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
 def where(text, index):
-    line = text.count("\n", 0, index) + 1
-    column = index - (text.rfind("\n", 0, index) + 1) + 1
-    return f"line {line}, column {column}"
+    return "line {}, column {}".format(*_line_column(text, index))
+
+
+class Located:
+    """The data of one text and where they began, for errors that name a line: `lines[i]` is the
+    line of datum i, and `cells` maps each list cell to the line of its item (a list's first
+    cell: the line of its opening parenthesis). Cells are keyed by identity, as Pair has no
+    equality of its own, and nothing ever changes a cell."""
+    __slots__ = ("data", "lines", "cells")
+
+    def __init__(self, data, lines, cells):
+        self.data, self.lines, self.cells = data, lines, cells
 
 
 def read_all(text):
-    """Every datum in TEXT, in order. Iterative, so no input makes Python recurse."""
-    return _Reader(text).run()
+    """Every datum in TEXT, in order, with their lines (a Located). Iterative, so no input
+    makes Python recurse."""
+    reader = _Reader(text)
+    return Located(reader.run(), reader.lines, reader.cells)
 
 
 class _Reader:
     def __init__(self, text):
         self.text, self.stack, self.data = text, [], []
+        self.lines, self.cells, self.newlines = [], {}, _newline_offsets(text)
 
     def fail(self, message, index):
-        raise SchemeError(f"{message} at {where(self.text, index)}")
+        raise SchemeError(message, *_line_column(self.text, index))
+
+    def line_of(self, index):
+        return bisect.bisect_right(self.newlines, index) + 1
 
     def run(self):
         text, index = self.text, 0
@@ -64,8 +89,9 @@ class _Reader:
         if isinstance(frame, _Prefix):
             self.fail(f"nothing follows {frame.mark!r}", frame.start)
         closer = _CLOSER[frame.opener]
-        raise SchemeError(f"missing {closer!r}: the {frame.opener!r} at {where(self.text, frame.start)} "
-                          "is never closed")
+        line, column = _line_column(self.text, frame.start)
+        raise SchemeError(f"missing {closer!r}: the {frame.opener!r} at line {line}, column {column} "
+                          "is never closed", line)
 
     def read_one(self, index):
         text, char = self.text, self.text[index]
@@ -85,6 +111,8 @@ class _Reader:
             value, end = self.read_string(index)
         elif text.startswith("#\\", index):
             value, end = self.read_char(index)
+        elif text.startswith("#/", index):
+            value, end = self.read_regex(index)
         elif char in "{}":
             self.fail(f"unexpected {char!r}", index)
         else:
@@ -114,8 +142,17 @@ class _Reader:
         if frame.dot is not None and frame.tail is None:
             self.fail("nothing follows '.'", frame.dot)
         self.stack.pop()
-        self.deliver(make_list(frame.items, frame.tail if frame.dot is not None else NIL), index)
+        result = make_list(frame.items, frame.tail if frame.dot is not None else NIL)
+        if frame.items:
+            self.note_cells(result, frame)
+        self.deliver(result, frame.start)
         return index + 1
+
+    def note_cells(self, cell, frame):
+        lines = [self.line_of(frame.start)] + [self.line_of(start) for start in frame.starts[1:]]
+        for line in lines:
+            self.cells[cell] = line
+            cell = cell.cdr
 
     def dot(self, index):
         frame = self.stack[-1] if self.stack else None
@@ -132,6 +169,7 @@ class _Reader:
             value = Pair(Symbol(prefix.name), Pair(value, NIL))
         if not self.stack:
             self.data.append(value)
+            self.lines.append(self.line_of(index))
             return
         frame = self.stack[-1]
         if frame.tail is not None:
@@ -140,6 +178,7 @@ class _Reader:
             frame.tail = value
         else:
             frame.items.append(value)
+            frame.starts.append(index)
 
     def skip_blanks(self, index):
         """Skip white space, ; comments and (nested) #| |# comments."""
@@ -179,11 +218,30 @@ class _Reader:
         if token.startswith("#"):
             if token in _BOOLEANS:
                 return _BOOLEANS[token]
+            if token.startswith("#:") and len(token) > 2:
+                return Keyword(token[2:])
             if token == "#" and self.text.startswith("#(", index):
                 self.fail("vectors (#(...)) are not supported", index)
             self.fail(f"unsupported syntax {token!r}", index)
         number = parse_number(token)
-        return Symbol(token) if number is None else number
+        if number is not None:
+            return number
+        return Keyword(token[:-1]) if len(token) > 1 and token.endswith(":") else Symbol(token)
+
+    def read_regex(self, start):
+        """#/SOURCE/FLAGS: SOURCE runs to the first '/' not after a backslash; a backslash stays
+        in SOURCE with the character after it, for the regex to read."""
+        text, index = self.text, start + 2
+        while index < len(text) and text[index] != "/":
+            index += 2 if text[index] == "\\" else 1
+        if index >= len(text):
+            self.fail("unterminated regex literal #/.../", start)
+        source, end = text[start + 2:index], index + 1
+        while end < len(text) and text[end] in REGEX_FLAGS:
+            end += 1
+        if end < len(text) and text[end] not in _DELIMITERS:
+            self.fail(f"unknown regex flag {text[end]!r} (#/.../ takes {', '.join(REGEX_FLAGS)})", end)
+        return Regex(source, text[index + 1:end]), end
 
     def read_char(self, index):
         text, start = self.text, index + 2
@@ -238,6 +296,14 @@ class _Reader:
                 rest += 1
             return "", rest
         self.fail(f"unknown escape '\\{code}' in string", index)
+
+
+def _newline_offsets(text):
+    offsets, index = [], text.find("\n")
+    while index >= 0:
+        offsets.append(index)
+        index = text.find("\n", index + 1)
+    return offsets
 
 
 def _hex_value(digits):

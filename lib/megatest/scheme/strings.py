@@ -1,7 +1,7 @@
 """Strings, characters and symbols, including CHICKEN's conc, string-split and string-intersperse."""
 from megatest.scheme.checks import (char_arg, expected, index_arg, list_arg, string_arg, strings_arg,
                                     symbol_arg)
-from megatest.scheme.data import Char, Symbol, make_list, registrar
+from megatest.scheme.data import Char, Keyword, Symbol, make_list, registrar
 from megatest.scheme.errors import ProcError
 from megatest.scheme.printer import to_text
 
@@ -16,7 +16,7 @@ def _joined(rt, pieces, separator=""):
     return separator.join(pieces)
 
 
-for _name, _kind in (("string?", str), ("symbol?", Symbol), ("char?", Char)):
+for _name, _kind in (("string?", str), ("symbol?", Symbol), ("char?", Char), ("keyword?", Keyword)):
     procedure(_name, 1)(lambda rt, value, kind=_kind: isinstance(value, kind))
 
 
