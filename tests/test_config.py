@@ -623,3 +623,11 @@ def test_config_commands_run_in_the_area_top_directory(parse, tmp_path, monkeypa
     monkeypatch.chdir("/")
     cfg, _ = parse("[s]\nA #{shell pwd}\nB [system pwd]\n")
     assert cfg.section("s") == {"A": str(tmp_path), "B": str(tmp_path)}
+
+
+def test_scheme_procedure_failing_at_run_time_is_a_warning_and_an_empty_value(parse, tmp_path):
+    """As Megatest: a helper whose evaluation fails warns and goes on (mt-list without a target)."""
+    cfg, warnings = parse('[s]\nU #{scheme (string-upcase (getenv "platform"))}\nK v\n')
+    assert cfg.section("s") == {"U": "", "K": "v"}
+    assert len(warnings) == 1 and warnings[0].startswith(f"{tmp_path}/cfg/main.cfg:2: warning: #{{scheme ...}}: ")
+    assert "string-upcase" in warnings[0]

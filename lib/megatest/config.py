@@ -405,7 +405,12 @@ class _Parser:
         try:
             return scheme.evaluate(args, ctx)
         except scheme.SchemeError as err:
-            raise MtError(f"#{{scheme ...}}: {err}", *where) from None
+            if not str(err).startswith("error in '"):
+                raise MtError(f"#{{scheme ...}}: {err}", *where) from None
+            # a supported procedure refused its arguments while running (string-upcase of an
+            # unset variable's #f): Megatest warns and goes on, and so does this
+            self.warn(f"{where[0]}:{where[1]}: warning: #{{scheme ...}}: {err}; using \"\"")
+            return ""
 
     def h_shell(self, args, where):
         text, code = run_system(args, self.environ, self.cwd)
