@@ -470,9 +470,9 @@ def test_without_html_the_data_go_to_summary_dat(tmp_path):
     assert result.code == 0 and "exit-status PASS" in result.dat
 
 
-def test_dat_loads_through_mt_test_dat_rows(tmp_path):
+def test_dat_loads_through_the_checker_data_reader(tmp_path):
     sys.path.insert(0, str(BIN.parent.parent / "lib"))
-    from megatest.commands.test import dat_rows
+    from megatest.checkerdata import dat_rows
     from megatest.testdata import normalize_row
     rules = """\
         (expect:value in "LogFileBody" 1.9 0.1 "voltage #{shell touch pwned}" #/V=([\\d.]+)/)
@@ -482,8 +482,7 @@ def test_dat_loads_through_mt_test_dat_rows(tmp_path):
     result = check(tmp_path, rules, "V=1.95\njitter=[system touch pwned]\nERROR x\\\n",
                    html="step.html")
     assert result.code == 1
-    rows = {r["variable"]: normalize_row(r) for r in dat_rows(str(tmp_path / "step.dat"),
-                                                               "step", str(tmp_path))}
+    rows = {r["variable"]: normalize_row(r) for r in dat_rows(str(tmp_path / "step.dat"), "step")}
     assert set(rows) == {"rule-0", "rule-1", "final"}
     v = rows["rule-0"]
     assert (v["category"], v["value"], v["expected"], v["tol"], v["status"], v["comment"]) == \

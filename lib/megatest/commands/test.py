@@ -227,65 +227,17 @@ def _row_problem(row, message):
     return f"row {row.get('category', '')},{row.get('variable', '')}: {message}"
 
 
-def dat_rows(path, stepname, toppath):
-    """Test data rows from a log checker's NAME.dat (config syntax; one section per rule).
-
-    Read literally: `[section]` lines, then `key value` lines (a repeated key: the last wins).
-    Not through the config reader, whose #{shell ...}, [system ...] and trailing-backslash
-    joins would act on text the checker copied from the log (TOPPATH is kept for callers).
-    """
-    sections, current = {}, "default"
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            lines = f.read().splitlines()
-    except OSError as e:
-        raise MtError(f"cannot read {path}: {e.strerror}", path) from None
-    for line in lines:
-        text = line.strip()
-        if text.startswith("[") and text.endswith("]"):
-            current = text[1:-1].strip()
-            sections.setdefault(current, {})
-        elif text and not text.startswith("#"):
-            key, value = (text.split(None, 1) + [""])[:2]
-            keys = sections.setdefault(current, {})
-            keys.pop(key, None)
-            keys[key] = value
-    rows = []
-    for section, keys in sections.items():
-        if not keys:
-            continue
-        if section == "final":
-            rows.append({"category": stepname, "variable": "final",
-                         "value": keys.get("exit-code", ""), "expected": "", "tol": "",
-                         "units": "", "comment": keys.get("message", ""),
-                         "status": keys.get("exit-status", ""), "type": "logpro"})
-            continue
-        rows.append({"category": stepname, "variable": section,
-                     "value": keys.get("measured", ""), "expected": keys.get("expected", ""),
-                     "tol": keys.get("tolerance", ""), "units": keys.get("units", ""),
-                     "comment": keys.get("comment") or keys.get("desc", ""),
-                     "status": keys.get("status", ""), "type": keys.get("type", "logpro")})
-    return rows
-
-
-def _checker_rows(test, path, stepname):
-    """(rows, problem) for PATH when it exists; a broken file must not lose the step row."""
-    if not os.path.isfile(path):
-        return [], None
-    from megatest import testdata
-    try:
-        rows = dat_rows(path, stepname, test.ident.toppath)
-        return [testdata.normalize_row(r, warn=lambda m: None) for r in rows], None
-    except MtError as err:
-        return [], str(err)
-
-
 # ---------------------------------------------------------------- steps
+
+def _checker_rows(path, stepname):
+    from megatest.checkerdata import checker_rows    # only when a checker ran
+    return checker_rows(path, stepname)
+
 
 def record_step(test, name, state, status, logfile, comment):
     rows, problem = [], None
     if state == "end":
-        rows, problem = _checker_rows(test, os.path.join(test.rundir(), name + ".dat"), name)
+        rows, problem = _checker_rows(os.path.join(test.rundir(), name + ".dat"), name)
     test.call("step", name=name, state=state, status=status, logfile=logfile or "",
               comment=comment or "", rows=rows)
     if problem:
@@ -312,7 +264,7 @@ def run_checked_step(test, name, command, rules, comment):
     checked = _check_log(rules, name, log) if rules else None
     if checked:
         code, status, log = checked[0], checked[1], name + ".html"
-        rows, problem = _checker_rows(test, name + ".dat", name)
+        rows, problem = _checker_rows(name + ".dat", name)
         note = _checker_note(status, code, rows)
     elif rules:
         code, status, note = LOGPRO_MISSING_CODE, states.FAIL, "log checker not found"
@@ -355,8 +307,8 @@ def _checker_note(status, code, rows):
     """The end row's comment: "<status>: <checker message>" unless PASS (§11.4)."""
     if status == states.PASS:
         return ""
-    message = next((r["comment"] for r in rows if r["variable"] == "final" and r["comment"]), "")
-    return f"{status}: {message or f'log checker exit code {code}'}"
+    from megatest.checkerdata import verdict_message
+    return f"{status}: {verdict_message(rows) or f'log checker exit code {code}'}"
 
 
 # ---------------------------------------------------------------- show
