@@ -25,7 +25,8 @@ the status AUTO, computed from the data (all three rows pass).
   $ chmod +x tests/measure/measure.sh
 
 runstep: its runscript runs a step through mt-test (exit 3), then sets a data row that
-fails.
+fails and asks for the status AUTO (as in Megatest, failed data decides the status only
+through AUTO: a script that just exits 0 ends PASS).
 
   $ cat > tests/runstep/testconfig <<'CFG'
   > [setup]
@@ -36,10 +37,11 @@ fails.
   > mt-test runstep hello 'echo hi; echo e >&2; exit 3'
   > echo "runstep exited $?"
   > mt-test data set perf speed 2 --expected 10 --tol 5
+  > mt-test status RUNNING AUTO
   > SH
   $ chmod +x tests/runstep/run.sh
 
-The runstep test's data row fails, so the test ends FAIL and mt-run exits 1:
+The runstep test's data row fails, so AUTO ends FAIL and mt-run exits 1:
 
   $ mt-run --target a/b --runname r --quiet > run.out; echo "exit $?"
   exit 1

@@ -412,11 +412,28 @@ def test_script_status_wins_over_exit_code(make_area, mt_env):
 
 
 def test_auto_status_from_data(make_area, mt_env):
-    area = make_area({"d": "[ezsteps]\ns1 mt-test data load data.csv && mt-test status RUNNING AUTO\n"})
+    """A runscript leaving its record RUNNING/AUTO: the end of the test resolves AUTO from the data."""
+    area = make_area({"d": "[setup]\nrunscript r.sh\n"})
+    (area / "tests/d/r.sh").write_text("#!/bin/sh\nmt-test data load data.csv && mt-test status RUNNING AUTO\n")
     (area / "tests/d/data.csv").write_text("c,v,1.2,1.3,0.1\nc,w,1.2,1.9,>\n")
     assert run(area, mt_env).returncode == 1
     assert results(area)["d"][:2] == ("COMPLETED", "FAIL")
     assert db_rows(area, "SELECT pass_count, fail_count FROM tests WHERE testname='d'") == [(1, 1)]
+
+
+def test_ezstep_result_replaces_what_a_script_set_during_the_step(make_area, mt_env):
+    """As Megatest (fullrun's ezlog_fail_then_pass): after each ezstep the record is set from the
+    step's result, over a COMPLETED/FAIL the step's script set; failed data does not override."""
+    area = make_area({"d": "[ezsteps]\ns1 mt-test data load data.csv && mt-test status COMPLETED AUTO\n"
+                           "s2 true\n",
+                      "r": "[setup]\nrunscript r.sh\n"})
+    (area / "tests/d/data.csv").write_text("c,v,1.2,1.2,<\n")
+    (area / "tests/r/r.sh").write_text("#!/bin/sh\nmt-test status COMPLETED FAIL\nexit 0\n")
+    run(area, mt_env)
+    res = results(area)
+    assert res["d"][:2] == ("COMPLETED", "PASS")
+    assert res["r"][:2] == ("COMPLETED", "FAIL")     # a runscript's own final state is kept
+    assert db_rows(area, "SELECT pass_count, fail_count FROM tests WHERE testname='d'") == [(0, 1)]
 
 
 def test_trigger_fires_on_completion(make_area, mt_env, tmp_path):

@@ -108,8 +108,12 @@ def set_status(conn, test_id, test, params, where=""):
             return {"code": 1, "refused": old["state"], "state": state, "status": status}
         fields = {}
         if status == states.AUTO:
-            status, passes, fails = _data_rollup(conn, test_id, status)
+            # while the test still runs AUTO stays, and the end of the test resolves it from
+            # the data then (as Megatest defers it); a final state resolves it now
+            resolved, passes, fails = _data_rollup(conn, test_id, status)
             fields.update(pass_count=passes, fail_count=fails)
+            if state not in (states.RUNNING, states.REMOTEHOSTSTART):
+                status = resolved
         new = db.set_test_state(conn, test_id, state, status, params.get("comment"), **fields)
     return _changed(old, new)
 
