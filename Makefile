@@ -30,6 +30,7 @@ test: install
 bench: install
 	PATH=$(BIN):$$PATH $(BIN)/python bench/runner_overhead.py
 	PATH=$(BIN):$$PATH $(BIN)/python bench/mt_test_cost.py
+	PATH=$(BIN):$$PATH $(BIN)/python bench/megatest_test_cost.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
