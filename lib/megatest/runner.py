@@ -318,8 +318,13 @@ class Runner:
             try:
                 selected = self._expansion(t, environ=self._expansion_env())
             except MtError as err:
+                # refused values: the test is over (no item will ever exist), and everything
+                # waiting on its expansion or its record must hear so
+                self.expanded[name] = True
+                self.item_total[name] = 0
                 with db.transaction(self.conn):
                     self._set(key, state="COMPLETED", status="ABORT", comment=str(err))
+                self._notify((name, ""))
                 return
         else:
             selected = []
@@ -486,29 +491,21 @@ class Runner:
             if key in self.recs:
                 self.recs[key].update(dict(row))
 
+    def counted(self):
+        """The selected records a summary and the exit code count, sorted: every item and
+        non-iterated test, and the toplevel of an iterated test only where it stands for the
+        test because no item record exists (blocked, zero items, refused item values)."""
+        with_items = {name for name, path in self.selected if path}
+        return [key for key in sorted(self.selected)
+                if key[1] or not self.iterated.get(key[0])
+                or (key[0] not in with_items and key[0] not in self.no_item)]
+
     def exit_code(self):
-        for key in self.selected:
-            r = self.recs[key]
-            if key[1] == "" and self.iterated.get(key[0]):
-                if key[0] in self.no_item:
-                    continue
-                if r["state"] == "NOT_STARTED" and r["status"] in states.BLOCKED_STATUSES:
-                    return 1
-                continue
-            if not self._final(key) or not states.is_clean(r["status"]):
-                return 1
-        return 0
+        return 1 if self.failures() else 0
 
     def failures(self):
-        out = []
-        for key in sorted(self.selected):
-            r = self.recs[key]
-            if key[1] == "" and self.iterated.get(key[0]) and not (
-                    r["state"] == "NOT_STARTED" and r["status"] in states.BLOCKED_STATUSES):
-                continue
-            if not self._final(key) or not states.is_clean(r["status"]):
-                out.append(r)
-        return out
+        return [self.recs[key] for key in self.counted()
+                if not self._final(key) or not states.is_clean(self.recs[key]["status"])]
 
     def still_running(self):
         return list(self.running.values())

@@ -242,16 +242,16 @@ def _state_counts(runner):
 def _summary(runner, plan, show, interrupted):
     from megatest import states
     out = show.out
-    rows = [runner.recs[k] for k in sorted(runner.selected)]
     counts = {}
-    for r in rows:
-        if r["item_path"] == "" and runner.iterated.get(r["testname"]):
-            continue
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    for key in runner.counted():
+        status = runner.recs[key]["status"]
+        counts[status] = counts.get(status, 0) + 1
     total = sum(counts.values())
     elapsed = time.time() - show.started
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-    out.write(f"run {plan.target}/{plan.runname}: {total} tests and items in {elapsed:.1f}s: {summary}\n")
+    noun = "test or item" if total == 1 else "tests and items"
+    out.write(f"run {plan.target}/{plan.runname}: {total} {noun} in {elapsed:.1f}s"
+              f"{': ' + summary if summary else ''}\n")
     for r in runner.failures():
         name = r["testname"] + (f"/{r['item_path']}" if r["item_path"] else "")
         where = r["rundir"] or ""
