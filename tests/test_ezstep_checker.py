@@ -1,26 +1,17 @@
 """An ezstep checked by logpro (behaviour.md §11.4 step 3): the checker's NAME.dat becomes test
 data, its verdict message is the step's comment, and failed data fails the test."""
-import sqlite3
-
 from conftest import mt, records
+from test_runner import db_rows
 
 
 def data_rows(area):
-    conn = sqlite3.connect(f"file:{area}/megatest.db?mode=ro", uri=True)
-    try:
-        return conn.execute("SELECT d.category, d.variable, d.value, d.status FROM test_data d "
-                            "ORDER BY d.category, d.variable").fetchall()
-    finally:
-        conn.close()
+    return db_rows(area, "SELECT d.category, d.variable, d.value, d.status FROM test_data d "
+                         "ORDER BY d.category, d.variable")
 
 
 def steps(area):
-    conn = sqlite3.connect(f"file:{area}/megatest.db?mode=ro", uri=True)
-    try:
-        return {(s, st): (status, comment) for s, st, status, comment in conn.execute(
-            "SELECT stepname, state, status, comment FROM test_steps")}
-    finally:
-        conn.close()
+    return {(s, st): (status, comment) for s, st, status, comment in
+            db_rows(area, "SELECT stepname, state, status, comment FROM test_steps")}
 
 
 def test_ezstep_checker_data_and_message_are_recorded(make_area, mt_env):
