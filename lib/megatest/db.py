@@ -2,8 +2,11 @@
 
 Imports only the standard library: `mt-test` goes through here on every call.
 """
+import errno
 import os
 import time
+
+from megatest.errors import MtError
 
 try:
     # The C module itself: `import sqlite3` also loads datetime and collections for the
@@ -23,6 +26,46 @@ HIDDEN_TEST_STATES = ("DELETED",)
 # so it never counts against limits and is never swept.
 NOT_ROLLUP = ("NOT (t.item_path = '' AND EXISTS (SELECT 1 FROM tests i WHERE i.run_id=t.run_id "
               "AND i.testname=t.testname AND i.item_path != ''))")
+# Errors that say the storage refused (full, read-only, no permission, cannot open or write):
+# the user's to fix, so one line naming the place, never a traceback.
+STORAGE_ERRNOS = frozenset((errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT))
+STORAGE_SQLITE_CODES = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_IOERR",
+                        "SQLITE_PERM")
+
+
+class StorageError(MtError):
+    """Storage refused what a command had to write: `<what> at <path>: <reason>`. EXIT_CODE
+    is 1 when a run had started and stopped on it (entry.py), else 2."""
+
+    def __init__(self, what, path, reason, hint=None, exit_code=2):
+        super().__init__(f"{what}{' at ' + path if path else ''}: {reason}", hint=hint)
+        self.exit_code = exit_code
+
+
+def storage_reason(err):
+    """Why ERR means the storage refused (its message), or None for any other error."""
+    if isinstance(err, OSError):
+        return err.strerror if err.errno in STORAGE_ERRNOS else None
+    if isinstance(err, sqlite3.Error):
+        name = getattr(err, "sqlite_errorname", "") or ""
+        return str(err) if name.startswith(STORAGE_SQLITE_CODES) else None
+    return None
+
+
+def storage_path(err, default=""):
+    """The file a storage error is about: the OS's filename, or the database a transaction
+    tagged (sqlite3's errors name no file)."""
+    return getattr(err, "filename", None) or getattr(err, "db_path", None) or default
+
+
+def live_origin(environ=None, dbdir=None):
+    """What chose the live database's directory, for messages: [setup] dbdir, MT_TMPDIR or /tmp."""
+    environ = os.environ if environ is None else environ
+    if dbdir:
+        return f"[setup] dbdir {dbdir}"
+    if environ.get("MT_TMPDIR"):
+        return f"MT_TMPDIR={environ['MT_TMPDIR']}"
+    return "/tmp (MT_TMPDIR is not set)"
 
 
 # ---------------------------------------------------------------- opening
@@ -53,9 +96,23 @@ def live_path(area, environ=None, dbdir=None):
 
 def open_area_db(area, environ=None, tracer=None, dbdir=None):
     """Open the area's live database for writing, creating it and its schema when needed, and
-    rebuilding it from the shared copy when that is newer (the home host lost its /tmp)."""
-    from megatest import locks, schema
+    rebuilding it from the shared copy when that is newer (the home host lost its /tmp).
+    StorageError, naming what chose the place, when that place cannot take it."""
     path = live_path(area, environ, dbdir)
+    try:
+        return _open_area_db(area, path, tracer)
+    except (OSError, sqlite3.Error) as err:
+        reason = storage_reason(err)
+        if reason is None:
+            raise
+        raise StorageError(f"cannot write the live database ({live_origin(environ, dbdir)})",
+                           storage_path(err, path), reason,
+                           hint="point MT_TMPDIR (or [setup] dbdir) at a writable local "
+                                "directory with free space") from None
+
+
+def _open_area_db(area, path, tracer):
+    from megatest import locks, schema
     os.makedirs(os.path.dirname(path), exist_ok=True)
     # Creating the file, switching it to WAL and migrating race between two first runners.
     with locks.held(locks.db_create_lock_path(path)):
@@ -72,7 +129,6 @@ def open_area_db(area, environ=None, tracer=None, dbdir=None):
 def open_test_db(path):
     """Open an existing live database from inside a test (no schema work: hot path)."""
     if not os.path.exists(path):
-        from megatest.errors import MtError
         raise MtError(f"database {path} does not exist")
     return connect(path)
 
@@ -133,14 +189,48 @@ class transaction:
 
     def __enter__(self):
         if not self.conn.in_transaction:
-            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as err:
+                _tag(err, self.conn)
+                raise
             self.outer = True
         return self.conn
 
     def __exit__(self, kind, value, tb):
-        if self.outer:
-            self.conn.execute("ROLLBACK" if kind else "COMMIT")
+        if not self.outer:
+            return False
+        if kind:
+            _rollback(self.conn)
+            _tag(value, self.conn)
+            return False
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as err:
+            _rollback(self.conn)        # a COMMIT refused (disk full) may leave it open
+            _tag(err, self.conn)
+            raise
         return False
+
+
+def _rollback(conn):
+    """Roll back what is still open; SQLite may already have (a full disk, an I/O error), and
+    a failing ROLLBACK must not hide the error that caused it."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+def _tag(err, conn):
+    """Name the database file on a sqlite3 error (db_path): its message names none."""
+    if isinstance(err, sqlite3.Error) and not hasattr(err, "db_path"):
+        try:
+            err.db_path = next((r[2] for r in conn.execute("PRAGMA database_list")
+                                if r[1] == "main"), "")
+        except sqlite3.Error:
+            pass
 
 
 # ---------------------------------------------------------------- keys and runs

@@ -204,9 +204,17 @@ def start_local(runner, batch):
                 drop_shell(runner)           # it died since the pass began: a new one
                 shell = shell_for(runner, env)
                 sent = shell.start(rec["id"], rundir, env, body)
-            if sent:
-                track(runner, Running(rec, 0, rundir, now, child=False, job=job, shell_pid=shell.pid))
-                continue
+        except OSError as err:
+            if db.storage_reason(err):
+                # the shell's file beside the live db: that place is full or read-only, so
+                # the runner stops (runner.run); this record and the rest start next time
+                raise OSError(err.errno, err.strerror, os.path.dirname(runner.conn_path)) from None
+            failed.append((key, job, err))
+            continue
+        if sent:
+            track(runner, Running(rec, 0, rundir, now, child=False, job=job, shell_pid=shell.pid))
+            continue
+        try:
             pid = direct.start(rundir, script, env)
         except OSError as err:
             failed.append((key, job, err))

@@ -10,7 +10,9 @@ import os
 import select
 import signal
 import socket
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from megatest import db, finish, launching, states, triggers, watching
@@ -37,10 +39,11 @@ class Report:
 
 
 class Runner:
-    def __init__(self, plan, area, conn, opts, on_event=None):
+    def __init__(self, plan, area, conn, opts, on_event=None, say=None):
         self.plan, self.area, self.conn, self.opts = plan, area, conn, opts
         self.settings = plan.settings
         self.on_event = on_event or (lambda kind, **kw: None)
+        self.say = say or (lambda text: sys.stderr.write(f"mt-run: {text}\n"))
         self.host = socket.gethostname()
         self.recs = {}            # (testname, item_path) -> dict(row)
         self.selected = set()     # keys of selected records
@@ -74,6 +77,8 @@ class Runner:
         self.relaunches = {}      # test id -> times launched again (never started: watching)
         self.after_commit = []    # what waits for the current transaction to commit
         self.rollups_due = None   # during a pass: iterated tests whose toplevel waits for a rollup
+        self.given_back = []      # (rundir, journal text) delivered in the open transaction
+        self.stall_seen = False   # the stall guard saw a stall at its last check
 
     # ------------------------------------------------------------ setup
 
@@ -179,6 +184,11 @@ class Runner:
         try:
             watching.adopt(self)
             self._loop(rfd)
+        except (OSError, db.sqlite3.Error) as err:
+            stop = self._storage_stop(err)
+            if stop is None:
+                raise
+            raise stop from None
         finally:
             signal.signal(signal.SIGCHLD, old_chld)
             signal.set_wakeup_fd(old_wakeup)
@@ -192,13 +202,15 @@ class Runner:
             if now >= next_poll:
                 watching.poll(self, now)
                 next_poll = now + POLL_INTERVAL
+                if self._stalled():
+                    return
             if now >= next_beat:
                 watching.heartbeat(self, now)
                 next_beat = now + HEARTBEAT_INTERVAL
             # One write transaction for what a pass records (ends, then the starts they allow):
             # a commit costs more than the rest of a trivial test's records together.
             try:
-                with db.transaction(self.conn):
+                with self._writing():
                     self.rollups_due = set()
                     watching.reap(self)
                     watching.shell_events(self)
@@ -207,9 +219,6 @@ class Runner:
                     if not self.stop:
                         launching.launch(self)
                     self._rollups()
-            except BaseException:
-                self.after_commit.clear()    # nothing of a rolled-back pass may start
-                raise
             finally:
                 self.rollups_due = None
             self._run_after_commit()
@@ -224,6 +233,61 @@ class Runner:
                     pass
             except BlockingIOError:
                 pass
+
+    @contextmanager
+    def _writing(self):
+        """A write transaction of the runner's. When the outermost one rolls back, nothing it
+        queued may start, and journals it delivered get their lines back (delivery trims a
+        journal at once; the calls would otherwise be lost with the rollback)."""
+        outer = not self.conn.in_transaction
+        try:
+            with db.transaction(self.conn):
+                yield
+        except BaseException:
+            if outer:
+                self.after_commit.clear()
+                self._give_back_journals()
+            raise
+        if outer:
+            self.given_back.clear()
+
+    def _give_back_journals(self):
+        from megatest import testops
+        while self.given_back:
+            testops.give_back_journal(*self.given_back.pop())
+
+    def _deliver_journal(self, rundir):
+        """The calls a test kept in its journal (the live db refused them, or mt-serve was
+        away), into its record before its end is judged."""
+        from megatest import testops
+        if self.conn.in_transaction:
+            kept = testops.journal_text(rundir)
+            if kept is None:
+                return
+            self.given_back.append((rundir, kept))
+        testops.deliver_journal(self.conn, rundir, self.plan.env)
+
+    def _storage_stop(self, err):
+        """The live db (or the shell's file beside it) refused a write: the error that ends
+        the run with exit 1, or None when ERR is not about storage. The pass was rolled back,
+        so every record is as last committed: tests already running go on (their calls wait
+        in their journals), the others start when the same mt-run runs again."""
+        reason = db.storage_reason(err)
+        if reason is None:
+            return None
+        try:
+            self._reload()                   # the rolled-back pass changed the mirror
+        except db.sqlite3.Error:
+            pass
+        waiting = sum(1 for k in self.counted()
+                      if states.is_pending(self.recs[k]["state"], self.recs[k]["status"]))
+        origin = db.live_origin(dbdir=self.settings.dbdir)
+        return db.StorageError(
+            f"run {self.plan.target}/{self.plan.runname} stopped ({len(self.running)} running "
+            f"go on, {waiting} not started): the live database ({origin}) refused a write",
+            db.storage_path(err, self.conn_path), reason, exit_code=1,
+            hint="free space there (or make it writable), then run the same mt-run again: "
+                 "it resumes the run and records what the tests kept in their journals")
 
     def _later(self, action):
         """Run action once what is being written is committed (now, outside a transaction):
@@ -258,6 +322,62 @@ class Runner:
                 states.is_final(self.recs[k]["state"], self.recs[k]["status"])
                 for k in self.selected if k[0] == name and k[1])
         return states.is_final(r["state"], r["status"])
+
+    # ------------------------------------------------------------ the stall guard
+
+    def _stalled(self):
+        """Nothing runs, nothing can start, yet records are not final: nothing this runner
+        waits on can happen any more (a record set back to NOT_STARTED after its launch, by
+        its test or another writer, and what waits on it). Seen at two checks in a row, with
+        the records re-read from the db, the run ends: the records say why (summary), one
+        line says it stalled. A record running elsewhere (another host, a scheduler, a
+        sweep to come) is something that can still happen: no stall while one exists."""
+        if self.running or self.ready or self.dirty or self.after_commit or self.stop \
+                or self.watchers.get(("exclusive", "")):
+            self.stall_seen = False
+            return False
+        stuck = [k for k in self.counted() if not self._final(k)]
+        if not stuck or self._changed_outside(stuck) or any(
+                states.is_running(self.recs[k]["state"]) for k in stuck):
+            self.stall_seen = False
+            return False
+        if not self.stall_seen:
+            self.stall_seen = True       # once more at the next poll, to be sure
+            return False
+        for key in stuck:
+            self.recs[key]["comment"] = f"cannot progress: {self._stall_reason(key)}"
+        self.say(f"error: run {self.plan.target}/{self.plan.runname} stalled: nothing runs and "
+                 f"nothing can start, yet {len(stuck)} of its records cannot finish (listed "
+                 f"below); the run ends incomplete")
+        self.stop = True
+        return True
+
+    def _changed_outside(self, keys):
+        """Re-read KEYS from the db; True when one changed there (the runner then judges
+        it again: it may have been finished, or set running, by someone else)."""
+        changed = False
+        for key in keys:
+            r = self.recs[key]
+            row = db.get_test(self.conn, r["id"])
+            if row and (row["state"], row["status"]) != (r["state"], r["status"]):
+                r.update(dict(row))
+                self._notify(key)
+                self.dirty.add(key)
+                changed = True
+        return changed
+
+    def _stall_reason(self, key):
+        from megatest import readiness
+        r = self.recs[key]
+        if r["state"] in states.TRANSIENT_STATES:
+            return f"another command is removing it ({r['state']})"
+        if key in self.ready_set:
+            return (f"{r['state']}/{r['status']} again after its launch (set by its test or "
+                    f"another writer); one mt-run launches a record once")
+        _, _, upstream = readiness.verdict(self.plan.tests[key[0]], key, self.plan.tests, self.recs,
+                                           self.iterated, self.expanded, self._final)
+        names = ", ".join(n + (f"/{p}" if p else "") for n, p in upstream)
+        return f"waits on {names}, which cannot finish" if names else "nothing launches it"
 
     # ------------------------------------------------------------ readiness
 
@@ -354,10 +474,9 @@ class Runner:
 
     def _absorb(self, run, row):
         """A record someone else finished: mirror, watchers, toplevel, journal, job row."""
-        from megatest import testops
         key = (run.rec["testname"], run.rec["item_path"])
         if run.rundir:
-            testops.deliver_journal(self.conn, run.rundir, self.plan.env)
+            self._deliver_journal(run.rundir)
             row = db.get_test(self.conn, row["id"])
         self.recs[key].update(dict(row))
         self._notify(key)
@@ -380,17 +499,19 @@ class Runner:
         """Record the final state of ended wrappers (behaviour.md §11.6), in one transaction."""
         fired = []
         now = time.time()
-        with db.transaction(self.conn):
+        with self._writing():
             for run in runs:
                 self.running.pop(run.rec["id"], None)
                 fired.append(self._finish_one(run, now))
         for rec, old in fired:
             if rec and (rec["state"], rec["status"]) != old:
-                self.fire_triggers(rec)
-                self.on_event("finished", rec=rec)
+                self.fire_triggers(rec)          # both once the end is committed: a pass
+                self._later(lambda rec=rec: self.on_event("finished", rec=rec))   # may roll back
 
     def _finish_one(self, run, now):
         key = (run.rec["testname"], run.rec["item_path"])
+        if run.rundir:
+            self._deliver_journal(run.rundir)
         row = dict(db.get_test(self.conn, run.rec["id"]))
         old = (run.rec["state"], run.rec["status"])
         self.recs[key].update(row)

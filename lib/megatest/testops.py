@@ -228,6 +228,27 @@ def _rows(rows):
 
 # ---------------------------------------------------------------- journals, delivered here
 
+def execute_here(conn, cmd, params, where, rundir, environ=None):
+    """mt-test's call on the home host: the test's journal first, then the call, into the
+    live db. When the live db refuses writes (full, read-only) the call goes to RUNDIR's
+    journal behind what is left there, so the test goes on and loses nothing: its next call,
+    the runner when it ends, or mt-serve deliver it. A journaled outcome carries a "note".
+    A wrapper's start is never journaled: a test that cannot record its start does not run."""
+    try:
+        if rundir:
+            deliver_journal(conn, rundir, environ)
+        return execute(conn, cmd, params, where)
+    except (OSError, db.sqlite3.Error) as err:
+        reason = db.storage_reason(err)
+        if reason is None or not rundir or cmd == "exec-start":
+            raise
+    from megatest import rpc_client
+    rpc_client.append_journal(rundir, cmd, params)
+    return {"code": 0, "journaled": True,
+            "note": f"note: the live database {where} refused the write ({reason}); {cmd} kept "
+                    f"in {rpc_client.journal_path(rundir)} and delivered once it can be written"}
+
+
 def deliver_journal(conn, rundir, environ=None):
     """Apply the undelivered calls kept in RUNDIR's journal to CONN, in order, firing the
     triggers they cause; returns the number applied. The runner calls this when a test on
@@ -247,6 +268,26 @@ def deliver_journal(conn, rundir, environ=None):
         return outcome
 
     return rpc_client.replay_journal(rundir, deliver).delivered
+
+
+def journal_text(rundir):
+    """RUNDIR's journal as it is now, or None: what to give back if a delivery rolls back."""
+    try:
+        with open(os.path.join(rundir, JOURNAL)) as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def give_back_journal(rundir, kept):
+    """Put back the journal text KEPT before a delivery whose transaction then rolled back
+    (the delivery trimmed it), with what was appended since. Calls are idempotent: a line
+    given back that had also stayed does no harm."""
+    from megatest import locks, rpc_client
+    with locks.held(os.path.join(rundir, JOURNAL + ".lock")):
+        now = journal_text(rundir) or ""
+        text = kept if kept.endswith(now) else kept + now
+        rpc_client._rewrite(rundir, text.splitlines(keepends=True))   # its one safe rewrite
 
 
 def _with_exec_operations():

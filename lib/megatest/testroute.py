@@ -44,9 +44,11 @@ class TestRecord:
 
     def _direct(self, cmd, params):
         from megatest import testops
-        if self.ident.rundir:
-            testops.deliver_journal(self.conn, self.ident.rundir, self.environ)
-        return self._handle(testops.execute(self.conn, cmd, params, self.db_path))
+        outcome = testops.execute_here(self.conn, cmd, params, self.db_path, self.ident.rundir,
+                                       self.environ)
+        if outcome.get("journaled"):
+            self._say(outcome["note"])
+        return self._handle(outcome)
 
     def _remote(self, cmd, params):
         from megatest import rpc_client
