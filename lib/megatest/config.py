@@ -3,6 +3,7 @@ import logging
 import os
 import re
 import shlex
+import stat
 import subprocess
 from dataclasses import dataclass, field
 
@@ -30,6 +31,8 @@ _HMS_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _HIDDEN = "\x00{"
 _COMMAND_HELPERS = {"shell", "sh", "system"}
 _SHELL_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+MAX_CONFIG_BYTES = 16 * 1024 * 1024   # a config file larger than this is refused, never read
+MAX_INCLUDE_DEPTH = 64                # [include] nesting deeper than this is refused
 
 
 @dataclass
@@ -125,6 +128,37 @@ def _template_matches(template, name):
     return name != "default" and not _is_template(name) and bool(_template_regex(template).fullmatch(name))
 
 
+def _read_capped(path, where):
+    """The text of a regular config file of at most MAX_CONFIG_BYTES. A fifo would block,
+    /dev/zero would never end and a huge file would take seconds and gigabytes: refused at
+    once, at `where` (the include line, or the file itself)."""
+    try:
+        with open(path, "rb", opener=_open_nonblocking) as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):        # (open() itself refuses a directory)
+                raise MtError(f"cannot read config file {path}: not a regular file", *where)
+            data = b"" if info.st_size > MAX_CONFIG_BYTES else f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as e:
+        raise MtError(f"cannot read config file {path}: {e.strerror}", *where) from None
+    if info.st_size > MAX_CONFIG_BYTES or len(data) > MAX_CONFIG_BYTES:   # a growing file too
+        size = max(info.st_size, len(data)) / (1024 * 1024)
+        raise MtError(f"config file {path} is too large ({size:.1f} MB; the limit is "
+                      f"{MAX_CONFIG_BYTES // (1024 * 1024)} MB)", *where)
+    text = data.decode("utf-8", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")   # as text mode's universal newlines
+
+
+def _open_nonblocking(path, flags):
+    """Open without waiting for a writer (a fifo), so the type check can refuse it."""
+    return os.open(path, flags | os.O_NONBLOCK)
+
+
+def _chain_text(stack):
+    """An include chain, shortened to its two ends when long."""
+    names = stack if len(stack) <= 6 else stack[:3] + ["..."] + stack[-3:]
+    return " -> ".join(names)
+
+
 def _logical_lines(text):
     """Yield (first physical line number, logical line); a trailing backslash joins the next line."""
     physical = text.split("\n")
@@ -177,11 +211,10 @@ class _Parser:
         if real in self.stack:
             chain = " -> ".join(self.stack[self.stack.index(real):] + [real])
             raise MtError(f"include cycle: {chain}", *(where or (path, None)))
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                text = f.read()
-        except OSError as e:
-            raise MtError(f"cannot read config file {path}: {e.strerror}", *(where or (path, None)))
+        if len(self.stack) >= MAX_INCLUDE_DEPTH:
+            raise MtError(f"includes nested more than {MAX_INCLUDE_DEPTH} deep: "
+                          f"{_chain_text(self.stack + [real])}", *(where or (path, None)))
+        text = _read_capped(path, where or (path, None))
         self.stack.append(real)
         try:
             self.parse_text(text, path, section)

@@ -8,6 +8,7 @@ import os
 import sqlite3
 
 from megatest import homehost
+from megatest.errors import MtError
 
 REFRESH_MARGIN = 2.0      # s: refresh when megatest.db is newer than the copy minus this
 
@@ -34,14 +35,31 @@ def refreshed_copy(shared, copy):
     except OSError:
         stale = True
     if stale:
-        os.makedirs(os.path.dirname(copy), exist_ok=True)
         tmp = f"{copy}.tmp-{os.getpid()}"
-        src = sqlite3.connect(f"file:{shared}?mode=ro", uri=True)
-        dst = sqlite3.connect(tmp)
         try:
-            src.backup(dst)
-        finally:
-            src.close()
-            dst.close()
-        os.replace(tmp, copy)
+            os.makedirs(os.path.dirname(copy), exist_ok=True)
+            _backup(shared, tmp)
+            os.replace(tmp, copy)
+        except (sqlite3.Error, OSError) as err:
+            _remove(tmp)                    # no half copy left in the live directory
+            from megatest.sync import failure_reason
+            raise MtError(f"cannot copy {shared} for reading to {copy}: "
+                          f"{failure_reason(err, copy)}") from None
     return copy
+
+
+def _backup(shared, tmp):
+    src = sqlite3.connect(f"file:{shared}?mode=ro", uri=True)
+    dst = sqlite3.connect(tmp)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -6,7 +6,9 @@ the new mark commit in one transaction on the shared file (rollback journal, nev
 shared disk): a kill at any instant leaves the previous consistent copy, and the next pass
 continues from its mark.
 """
+import errno
 import hashlib
+import logging
 import os
 import sqlite3
 import threading
@@ -19,6 +21,11 @@ from megatest.schema import SYNCED_TABLES
 DEFAULT_INTERVAL = 5.0     # s: the longest a change waits before it reaches megatest.db
 CHECKS_PER_INTERVAL = 5    # cheap change checks per interval (one SELECT each)
 MIN_CHECK = 0.2            # s
+WARN_EVERY = 60.0          # s: a lasting failure is told once a minute, not once a pass
+BACKGROUND_QUIET = 30.0    # s: a runner's own final pass tells a short outage itself
+SYNC_ERRORS = (sqlite3.Error, OSError)   # a pass that fails this way leaves megatest.db behind
+
+log = logging.getLogger("megatest.sync")
 
 
 @dataclass
@@ -27,6 +34,7 @@ class SyncResult:
     full: bool = False       # the whole file was copied (first sync or schema change)
     seconds: float = 0.0
     mark: int = 0
+    error: str = ""          # why the pass failed ("" when it did not): megatest.db is behind
 
 
 def lock_path(area, environ=None, dbdir=None):
@@ -57,6 +65,41 @@ def sync_once(live_path, shared_path):
         conn.close()
     result.seconds = time.time() - start
     return result
+
+
+def try_sync(live_path, shared_path):
+    """One pass that never raises for a failed write: a full or read-only area disk must not
+    turn a passing run into a failed one. The previous copy stays whole (one transaction, or a
+    temp file renamed into place), so the next pass catches up from its mark."""
+    try:
+        return sync_once(live_path, shared_path)
+    except SYNC_ERRORS as err:
+        return SyncResult(error=failure_reason(err, shared_path))
+
+
+def failure_reason(err, shared_path):
+    """Why a pass failed, in the words a user acts on ("no space left on device")."""
+    directory = os.path.dirname(os.path.abspath(shared_path))
+    if (getattr(err, "errno", None) == errno.ENOSPC
+            or getattr(err, "sqlite_errorname", "") == "SQLITE_FULL" or _no_space(directory)):
+        return "no space left on device"
+    text = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+    return text[:1].lower() + text[1:]
+
+
+def _no_space(directory):
+    """True when the disk holding directory has no free block left (sqlite's "disk I/O
+    error" hides the cause when a journal write hits a full disk)."""
+    try:
+        return os.statvfs(directory).f_bavail == 0
+    except OSError:
+        return False
+
+
+def behind_message(shared_path, reason):
+    """The warning for a failed pass: which file is behind and why."""
+    return (f"{shared_path} is behind the live database: sync failed: {reason} "
+            "(the next sync catches up)")
 
 
 def _shared_state(conn, shared_path):
@@ -116,8 +159,22 @@ def _copy_changes(conn, mark):
 def _full_copy(conn, shared_path):
     """Backup to a temp file beside the target, switch it to a rollback journal, rename."""
     tmp = shared_path + ".sync-tmp"
-    if os.path.exists(tmp):
-        os.unlink(tmp)
+    _remove(tmp)
+    try:
+        return _copy_to(conn, tmp, shared_path)
+    except BaseException:
+        _remove(tmp)                      # a full disk must not keep a half copy around
+        raise
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _copy_to(conn, tmp, shared_path):
     dst = sqlite3.connect(tmp, isolation_level=None)
     try:
         conn.backup(dst)
@@ -158,53 +215,80 @@ def shared_is_newer(live_path, shared_path):
         conn.close()
 
 
-def sync_if_free(live_path, shared_path, lock_file):
+def sync_if_free(live_path, shared_path, lock_file, warn=None):
     """One pass unless another syncer holds the lock (then it does the work): the result,
-    or None when skipped."""
+    or None when skipped. Never raises for a failed pass: warn (default: the log) gets the
+    line saying megatest.db is behind and why, and the result carries the reason."""
     fd = locks.try_hold(lock_file)
     if fd is None:
         return None
     try:
-        return sync_once(live_path, shared_path)
+        result = try_sync(live_path, shared_path)
     finally:
         locks.release(fd)
+    if result.error:
+        (warn or log.warning)("warning: " + behind_message(shared_path, result.error))
+    return result
 
 
 HANDOVER = 2.0             # s: a newcomer waits for a holder this close to its end
 
 
 def run(live_path, shared_path, lock_file, interval=DEFAULT_INTERVAL, until=None, stop=None,
-        on_result=None, on_error=None):
+        on_result=None, on_error=None, quiet_for=0.0):
     """Sync whenever something changed, checking interval/5 apart, while holding the one
-    syncer lock. Returns False at once when another syncer holds it, unless that one is
-    about to end (cron starts the next `--for 60` syncer at the minute the last one ends):
-    then this one waits for the lock and takes over, so no minute goes unsynced."""
+    syncer lock; the last pass's result, or None at once when another syncer holds the lock,
+    unless that one is about to end (cron starts the next `--for 60` syncer at the minute the
+    last one ends): then this one waits for the lock and takes over, so no minute goes
+    unsynced. A failed pass is retried at the next check; on_error(result) hears of failures
+    that lasted quiet_for seconds, then once per WARN_EVERY while they last."""
     check = max(MIN_CHECK, interval / CHECKS_PER_INTERVAL)
     lock = _take_over(lock_file, check, until)
     if lock is None:
-        return False
+        return None
     try:
         _announce(lock, until)
-        last_error = 0.0
+        notice = _FailureNotice(quiet_for, WARN_EVERY)
         while True:
-            try:
-                result = sync_once(live_path, shared_path)
-                if on_result and (result.rows or result.full):
-                    on_result(result)
-            except sqlite3.Error as err:
-                if on_error and time.time() - last_error > interval:
-                    on_error(err)
-                    last_error = time.time()
+            result = _pass(live_path, shared_path, notice, on_result, on_error)
             if until is not None and time.time() >= until:
-                return True
+                return result
             if stop is not None:
                 if stop.wait(check):
-                    sync_once(live_path, shared_path)
-                    return True
+                    return _pass(live_path, shared_path, notice, on_result, on_error)
             else:
                 time.sleep(check)
     finally:
         locks.release(lock)
+
+
+def _pass(live_path, shared_path, notice, on_result, on_error):
+    result = try_sync(live_path, shared_path)
+    if on_result and (result.rows or result.full):
+        on_result(result)
+    if notice.due(result, time.time()) and on_error:
+        on_error(result)
+    return result
+
+
+class _FailureNotice:
+    """When a streak of failed passes deserves a warning: once it has lasted `delay` seconds,
+    then every `every` seconds while it lasts (a disk full for an hour: a line a minute)."""
+
+    def __init__(self, delay, every):
+        self.delay, self.every = delay, every
+        self.since = self.last = None
+
+    def due(self, result, now):
+        if not result.error:
+            self.since = self.last = None
+            return False
+        if self.since is None:
+            self.since = now
+        if now - self.since < self.delay or (self.last is not None and now - self.last < self.every):
+            return False
+        self.last = now
+        return True
 
 
 def _take_over(lock_file, check, until):
@@ -236,15 +320,20 @@ def _holder_deadline(lock_file):
     return end or None
 
 
-def start_background(live_path, shared_path, lock_file, interval=1.0):
-    """A syncer thread for the life of a runner; it retries the lock if cron's syncer holds it.
+def start_background(live_path, shared_path, lock_file, interval=1.0, warn=None):
+    """A syncer thread for the life of a runner; it retries the lock if cron's syncer holds it,
+    and a failed pass at the next check (warn, default the log, hears of a lasting failure).
     Returns (thread, stop event)."""
     stop = threading.Event()
     retry = max(MIN_CHECK, interval / CHECKS_PER_INTERVAL)
 
+    def on_error(result):
+        (warn or log.warning)("warning: " + behind_message(shared_path, result.error))
+
     def loop():
         while not stop.is_set():
-            if run(live_path, shared_path, lock_file, interval, stop=stop):
+            if run(live_path, shared_path, lock_file, interval, stop=stop, on_error=on_error,
+                   quiet_for=BACKGROUND_QUIET) is not None:
                 return
             stop.wait(retry)
 

@@ -29,6 +29,7 @@ The files written parse and run as they are: after `mt-init area D --keys a/b` a
 
 Exit status: 0 written, 2 usage error, bad name, or the area or test already exists.
 """
+import errno
 import os
 import re
 import sys
@@ -129,23 +130,81 @@ def init_area(directory, keys_text, force):
         raise MtError(f"{config_path} already exists", hint=f"mt-init area {directory} --keys {keys_text} --force")
     if os.path.exists(top) and not os.path.isdir(top):
         raise MtError(f"{directory} exists and is not a directory")
-    from megatest.fsutil import write_atomic
-    for sub in ("", "tests", DISK_DIR):
-        os.makedirs(os.path.join(top, sub), exist_ok=True)
-    example = "/".join(f"{k}1" for k in keys)
-    write_atomic(config_path, AREA_CONFIG.format(
-        top=top, example=example, fields="".join(f"{k} TEXT\n" for k in keys),
-        max_jobs=os.cpu_count() or 1, linktree=LINKTREE_DIR, disk=DISK_DIR))
-    written = [config_path]
-    runconfig_path = os.path.join(top, "runconfigs.config")
-    if not os.path.exists(runconfig_path):
-        template = "/".join([f"{keys[0]}1"] + ["%"] * (len(keys) - 1)) if len(keys) > 1 else "%1"
-        write_atomic(runconfig_path, RUNCONFIG.format(example=example, template=template))
-        written.append(runconfig_path)
+    created = []
+    try:
+        _make_dirs([top, os.path.join(top, "tests"), os.path.join(top, DISK_DIR)], created)
+        written = _write_area_files(top, config_path, keys, created)
+    except OSError as err:
+        _undo(created)
+        raise MtError(f"cannot create area {directory}: {_os_reason(err)}") from None
     for path in written:
         print(f"wrote {path}")
     print(f"next: mt-init test NAME --area {top}")
     return 0
+
+
+def _write_area_files(top, config_path, keys, created):
+    """runconfigs.config (when missing) first, megatest.config last: a failure before the end
+    leaves no file that makes DIR look like an area (created lists what to undo)."""
+    example = "/".join(f"{k}1" for k in keys)
+    runconfig_path = os.path.join(top, "runconfigs.config")
+    written = []
+    if not os.path.exists(runconfig_path):
+        template = "/".join([f"{keys[0]}1"] + ["%"] * (len(keys) - 1)) if len(keys) > 1 else "%1"
+        _write_new(runconfig_path, RUNCONFIG.format(example=example, template=template), created)
+        written.append(runconfig_path)
+    _write_new(config_path, AREA_CONFIG.format(
+        top=top, example=example, fields="".join(f"{k} TEXT\n" for k in keys),
+        max_jobs=os.cpu_count() or 1, linktree=LINKTREE_DIR, disk=DISK_DIR), created)
+    return [config_path] + written
+
+
+# ---------------------------------------------------------------- all or nothing
+
+def _make_dirs(paths, created):
+    """Create each missing directory (and missing parents), noting each one in created.
+    A parent that is a file is refused before anything is made."""
+    for path in paths:
+        missing = []
+        while not os.path.lexists(path):
+            missing.append(path)
+            path = os.path.dirname(path)
+        if not os.path.isdir(path):
+            raise NotADirectoryError(errno.ENOTDIR, "not a directory", path)
+        for new in reversed(missing):
+            os.mkdir(new)
+            created.append(new)
+
+
+def _write_new(path, text, created):
+    """Write path atomically; note it in created when it did not exist before."""
+    from megatest.fsutil import write_atomic
+    existed = os.path.lexists(path)
+    try:
+        write_atomic(path, text)
+    except OSError as err:
+        err.filename = err.filename or path          # a failed write() names no file
+        raise
+    if not existed:
+        created.append(path)
+
+
+def _undo(created):
+    """Remove what this command created, newest first, so a failure leaves nothing behind."""
+    for path in reversed(created):
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def _os_reason(err):
+    """'PATH: reason' of an OSError, lower case as in the other error lines."""
+    reason = (err.strerror or str(err)).lower()
+    return f"{os.path.normpath(err.filename)}: {reason}" if err.filename else reason
 
 
 def _keys(text):
@@ -169,7 +228,6 @@ def _keys(text):
 
 def init_test(name, steps_text, waiton_text, items_text, area_opt):
     from megatest.area import find_area, user_name
-    from megatest.fsutil import write_atomic
     _check_test_name(name, "test name")
     area = find_area(area_opt)
     steps = _steps(steps_text) if steps_text is not None else [DEFAULT_STEP]
@@ -184,9 +242,14 @@ def init_test(name, steps_text, waiton_text, items_text, area_opt):
     unknown = [w for w in waitons if w not in known]
     if unknown:
         sys.stderr.write(f"mt-init: warning: waiton {' '.join(unknown)}: no such test in the area yet\n")
-    os.makedirs(test_dir, exist_ok=True)
     path = os.path.join(test_dir, "testconfig")
-    write_atomic(path, testconfig_text(name, steps, waitons, items, user_name()))
+    created = []
+    try:
+        _make_dirs([test_dir], created)
+        _write_new(path, testconfig_text(name, steps, waitons, items, user_name()), created)
+    except OSError as err:
+        _undo(created)
+        raise MtError(f"cannot create test {name}: {_os_reason(err)}") from None
     print(f"wrote {path}")
     return 0
 

@@ -14,7 +14,10 @@ Options:
   --crontab            print the crontab line that keeps this area synced
 
 Only one syncer runs per area: a second mt-sync exits 0 at once while the first holds
-the lock. Exit status: 0 done (or another syncer is running), 2 usage or config error.
+the lock. A pass that cannot write megatest.db (a full or read-only disk) leaves the previous
+copy whole and says why; the next pass catches up.
+Exit status: 0 done (or another syncer is running), 1 the last pass failed (megatest.db is
+behind), 2 usage or config error.
 """
 import os
 import shlex
@@ -44,14 +47,10 @@ def main(argv):
         return 0                               # nothing was ever run here: nothing to copy
     lock = sync.lock_path(area, dbdir=s.dbdir)
     report = _report if args["--verbose"] else None
-    if duration is None:
-        result = sync.sync_if_free(live, area.shared_db_path, lock)
-        if report and result:
-            report(result)
-        return 0
-    sync.run(live, area.shared_db_path, lock, interval, until=time.time() + duration,
-             on_result=report, on_error=lambda err: _warn(f"mt-sync: sync failed: {err}"))
-    return 0
+    result = sync.run(live, area.shared_db_path, lock, interval, until=time.time() + (duration or 0),
+                      on_result=report,
+                      on_error=lambda r: _failed(sync.behind_message(area.shared_db_path, r.error)))
+    return 1 if result is not None and result.error else 0
 
 
 def crontab_line(area, command, args):
@@ -76,6 +75,11 @@ def _report(result):
     kind = "full copy" if result.full else "changes"
     print(f"{time.strftime('%H:%M:%S')} {kind}: {result.rows} rows, mark {result.mark}, "
           f"{result.seconds * 1000:.0f} ms", flush=True)
+
+
+def _failed(message):
+    """A failed pass: one line on stderr (exit 1 follows when it was the last pass)."""
+    _warn(f"mt-sync: error: {message}")
 
 
 def _warn(message):
