@@ -270,3 +270,25 @@ def test_include_chain_within_the_cap_is_read(make_area, mt_env):
     include_chain(area, 63)
     out = mt("list", "tests", "--area", area, env=mt_env)
     assert out.returncode == 0, out.stderr
+
+
+def test_scriptinc_printing_more_than_a_config_file_is_stopped_at_its_line(make_area, mt_env):
+    area = make_area(T, config="[scriptinc flood.sh]\n")
+    (area / "flood.sh").write_text("#!/bin/sh\nhead -c 20000000 /dev/zero | tr '\\0' x\n")
+    (area / "flood.sh").chmod(0o755)
+    line = len((area / "megatest.config").read_text().splitlines())
+    out = mt("list", "tests", "--area", area, env=mt_env)
+    assert out.returncode == 2
+    assert_one_clean_line(out, "mt-list", f"megatest.config:{line}: scriptinc",
+                          "flood.sh printed more than 16 MB")
+
+
+def test_init_area_force_over_a_directory_names_it(tmp_path, mt_env):
+    area = tmp_path / "area"
+    assert mt("init", "area", area, "--keys", "a/b", env=mt_env).returncode == 0
+    (area / "megatest.config").unlink()
+    (area / "megatest.config").mkdir()
+    out = mt("init", "area", area, "--keys", "a/b", "--force", env=mt_env)
+    assert out.returncode == 2
+    assert_one_clean_line(out, "mt-init", f"{area / 'megatest.config'}: is a directory")
+    assert not [p for p in area.iterdir() if p.name.startswith(".tmp-")]

@@ -148,6 +148,19 @@ def _read_capped(path, where):
     return text.replace("\r\n", "\n").replace("\r", "\n")   # as text mode's universal newlines
 
 
+def _run_capped(argv, environ, cwd):
+    """(stdout, exit code) of a command whose output is config text, or (None, None) when it
+    printed more than a config file may hold: then it is killed, not read forever."""
+    proc = subprocess.Popen(argv, env=dict(environ), cwd=cwd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE)
+    with proc:
+        out = proc.stdout.read(MAX_CONFIG_BYTES + 1)
+        if len(out) > MAX_CONFIG_BYTES:
+            proc.kill()
+            return None, None
+    return out, proc.returncode
+
+
 def _open_nonblocking(path, flags):
     """Open without waiting for a writer (a fifo), so the type check can refuse it."""
     return os.open(path, flags | os.O_NONBLOCK)
@@ -389,11 +402,13 @@ class _Parser:
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
             self.warn(f"{where[0]}:{where[1]}: scriptinc {path} is missing or not executable; skipped")
             return
-        proc = subprocess.run(["/bin/sh", "-c", shlex.quote(path) + args], env=dict(self.environ), cwd=self.cwd,
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
-        if proc.returncode != 0:
-            self.warn(f"{where[0]}:{where[1]}: scriptinc {path} exited with code {proc.returncode}")
-        self.parse_text(proc.stdout.decode("utf-8", errors="replace"), path, section)
+        out, code = _run_capped(["/bin/sh", "-c", shlex.quote(path) + args], self.environ, self.cwd)
+        if out is None:
+            raise MtError(f"scriptinc {path} printed more than {MAX_CONFIG_BYTES // (1024 * 1024)} MB "
+                          "(the limit of a config file); stopped", *where)
+        if code != 0:
+            self.warn(f"{where[0]}:{where[1]}: scriptinc {path} exited with code {code}")
+        self.parse_text(out.decode("utf-8", errors="replace"), path, section)
 
     # -- #{…} helpers -------------------------------------------------------------------------
 

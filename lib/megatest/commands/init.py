@@ -202,9 +202,11 @@ def _undo(created):
 
 
 def _os_reason(err):
-    """'PATH: reason' of an OSError, lower case as in the other error lines."""
+    """'PATH: reason' of an OSError, lower case as in the other error lines (a rename's
+    target, not its temp file)."""
     reason = (err.strerror or str(err)).lower()
-    return f"{os.path.normpath(err.filename)}: {reason}" if err.filename else reason
+    path = err.filename2 or err.filename
+    return f"{os.path.normpath(path)}: {reason}" if path else reason
 
 
 def _keys(text):
