@@ -209,29 +209,30 @@ def special_include(area, kind):
     return "/dev/zero"
 
 
+def assert_refused_at_last_line(area, env, what, *words):
+    """Reading the area's megatest.config stops at its last line: one error line, exit 2."""
+    line = len((area / "megatest.config").read_text().splitlines())
+    out = mt("list", "tests", "--area", area, env=env, timeout=20)      # a hang would time out
+    assert out.returncode == 2
+    assert_one_clean_line(out, "mt-list", f"megatest.config:{line}: {what}", *words)
+
+
 @pytest.mark.parametrize("kind", ["zero", "fifo", "dir"])
 def test_include_of_a_non_regular_file_is_refused_at_its_line(make_area, mt_env, kind):
     area = make_area(T)
     path = special_include(area, kind)
     with open(area / "megatest.config", "a") as f:
         f.write(f"[include {path}]\n")
-    line = len((area / "megatest.config").read_text().splitlines())
-    out = mt("list", "tests", "--area", area, env=mt_env, timeout=20)
-    assert out.returncode == 2
     reason = "Is a directory" if kind == "dir" else "not a regular file"
-    assert_one_clean_line(out, "mt-list", f"megatest.config:{line}: cannot read config file {path}",
-                          reason)
+    assert_refused_at_last_line(area, mt_env, f"cannot read config file {path}", reason)
 
 
 def test_too_large_include_is_refused_at_its_line_at_once(make_area, mt_env):
     area = make_area(T, config="[include big.config]\n")
     with open(area / "big.config", "wb") as f:
         f.truncate(17 * 1024 * 1024)                             # sparse: no disk used
-    line = len((area / "megatest.config").read_text().splitlines())
-    out = mt("list", "tests", "--area", area, env=mt_env)
-    assert out.returncode == 2
-    assert_one_clean_line(out, "mt-list", f"megatest.config:{line}: config file",
-                          "big.config is too large (17.0 MB; the limit is 16 MB)")
+    assert_refused_at_last_line(area, mt_env, "config file",
+                                "big.config is too large (17.0 MB; the limit is 16 MB)")
 
 
 def test_huge_megatest_config_is_refused_at_once(make_area, mt_env):
@@ -276,11 +277,7 @@ def test_scriptinc_printing_more_than_a_config_file_is_stopped_at_its_line(make_
     area = make_area(T, config="[scriptinc flood.sh]\n")
     (area / "flood.sh").write_text("#!/bin/sh\nhead -c 20000000 /dev/zero | tr '\\0' x\n")
     (area / "flood.sh").chmod(0o755)
-    line = len((area / "megatest.config").read_text().splitlines())
-    out = mt("list", "tests", "--area", area, env=mt_env)
-    assert out.returncode == 2
-    assert_one_clean_line(out, "mt-list", f"megatest.config:{line}: scriptinc",
-                          "flood.sh printed more than 16 MB")
+    assert_refused_at_last_line(area, mt_env, "scriptinc", "flood.sh printed more than 16 MB")
 
 
 def test_init_area_force_over_a_directory_names_it(tmp_path, mt_env):
