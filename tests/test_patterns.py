@@ -129,8 +129,11 @@ def test_compiled_patterns_are_cached():
     ("X86/%", "x86/linux", False),       # each part decides on its own
     ("x86/lin*", "x86/linux", True),
     ("X86/lin*", "x86/linux", False),    # no %: case-sensitive
-    ("x86/%", "x86/linux/extra", False),  # part counts differ
-    ("%", "x86/linux", False),
+    ("x86/%", "x86/linux/extra", True),   # fewer parts: the rest are free
+    ("x86/%/a", "x86/linux", False),      # more parts than the target: no match
+    ("%", "x86/linux", True),          # missing parts are free (x86 = x86/%)
+    ("x86", "x86/linux", True),
+    ("linux", "x86/linux", False),
     ("%/%", "a/b", True),
     ("a/b", "a/b", True),
     ("a./b", "ab/b", False),

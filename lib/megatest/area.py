@@ -76,7 +76,12 @@ def find_area(area_opt=None, environ=None, cwd=None):
 
 
 def _checked(path, origin):
-    top = os.path.realpath(path)
+    """The area named by PATH; the path of a file in it (`DIR/megatest.config`, pasted from an
+    error message or completed by the shell) names its directory."""
+    top = os.path.abspath(path)
+    if os.path.isfile(top):
+        top = os.path.dirname(top)      # before realpath: a linked megatest.config names this area
+    top = os.path.realpath(top)
     if not os.path.isdir(top):
         raise MtError(f"test area {path} (from {origin}) does not exist")
     if not os.path.isfile(os.path.join(top, CONFIG_NAME)):

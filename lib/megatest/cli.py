@@ -78,3 +78,19 @@ def int_option(args, name, minimum=None):
     if minimum is not None and number < minimum:
         raise UsageError(f"{name} must be at least {minimum}, got {number}")
     return number
+
+
+def option_name(prog, name):
+    """NAME as the user of PROG types it: megatest's switches have one dash (`-testpatt`),
+    the mt-* commands' options two (`--testpatt`)."""
+    return ("-" if prog == "megatest" else "--") + name
+
+
+def unknown_value_warnings(prog, name, values, kind, declared=()):
+    """One warning per value of option NAME that is no known state or status (KIND) and not
+    in DECLARED (the area's [validvalues] words): the fields are free text, so a typo
+    (PASSED) would otherwise select nothing in silence."""
+    from megatest import states
+    return [f"{prog}: warning: {option_name(prog, name)} {value!r} is not a known {kind}"
+            f"{states.suggestion(value, kind)}"
+            for value in states.unknown(values, kind, declared)]

@@ -20,8 +20,13 @@ from functools import lru_cache
 
 __all__ = [
     "compile_testpatt", "match_testpatt", "split_elements", "match_part",
-    "match_target", "match_name",
+    "match_target", "match_name", "pattern_elements", "dead_elements",
 ]
+
+
+def pattern_elements(patt):
+    """The non-empty elements of a pattern list, as written (trimmed), in order."""
+    return [text.strip() for text in (patt or "").split(",") if text.strip()]
 
 
 def split_elements(patt):
@@ -87,9 +92,29 @@ def match_name(patt, text):
 
 
 def match_target(patt, target):
-    """Match a target such as `a/b` part by part; the number of parts must agree."""
-    patt_parts = patt.split("/")
+    """Match a target such as `a/b` part by part. The one target rule of every command that
+    selects runs (mt-list, mt-clean, megatest): a pattern with fewer parts than the target
+    leaves the other parts free (`x86` = `x86/%`), one with more parts matches nothing."""
+    patt_parts = (patt or "%").split("/")
     target_parts = target.split("/")
-    if len(patt_parts) != len(target_parts):
+    if len(patt_parts) > len(target_parts):
         return False
     return all(match_name(p, t) for p, t in zip(patt_parts, target_parts))
+
+
+def dead_elements(patt, records, open_tests=()):
+    """The elements of PATT that select none of RECORDS ((testname, item_path) pairs, a
+    toplevel being item_path ""), in order. An element whose test part names one of
+    OPEN_TESTS (their items are not known yet) counts as selecting. Why: one mistyped
+    element of a list must not pass unseen behind the others."""
+    records = list(records)
+    dead = []
+    for text in pattern_elements(patt):
+        match = compile_testpatt(text)
+        testpart = split_elements(text)[0][0]
+        if any(match(name, path) for name, path in records):
+            continue
+        if any(match_part(testpart, name) for name in open_tests):
+            continue
+        dead.append(text)
+    return dead

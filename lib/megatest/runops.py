@@ -14,7 +14,7 @@ def select_runs(conn, target_patt, runname_patt, testpatt, states=(), statuses=(
     match = patterns.compile_testpatt(testpatt or "%")
     selected = []
     for run in db.list_runs(conn):
-        if not (target_matches(target_patt, run["target"]) and
+        if not (patterns.match_target(target_patt, run["target"]) and
                 patterns.match_name(runname_patt or "%", run["runname"])):
             continue
         tests = [t for t in db.tests_of_run(conn, run["id"])
@@ -27,15 +27,6 @@ def select_runs(conn, target_patt, runname_patt, testpatt, states=(), statuses=(
         selected.append({"run": run, "keys": {k: run[k] for k in keys}, "tests": tests,
                          "steps": by_test})
     return selected
-
-
-def target_matches(patt, target):
-    """Part by part; missing trailing parts of the pattern match anything (`%` = every target)."""
-    patt_parts = (patt or "%").split("/")
-    parts = target.split("/")
-    if len(patt_parts) < len(parts):
-        patt_parts += ["%"] * (len(parts) - len(patt_parts))
-    return patterns.match_target("/".join(patt_parts), target)
 
 
 def set_state_status(conn, run, testpatt, state, status, only_states=(), only_statuses=()):

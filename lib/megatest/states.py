@@ -70,6 +70,9 @@ _RANK = {status: i for i, status in enumerate(STATUS_RANK)}
 _RANK.update({"na": 0, "": 0, KEEP_TRYING: 0})
 UNKNOWN_RANK = len(STATUS_RANK)
 
+# Every status with a meaning here (the names a filter or --rerun is most likely to mean).
+KNOWN_STATUSES = frozenset(STATUS_RANK) | {KEEP_TRYING, LOCKED, "na"}
+
 # Exit code -> status (§11.5). An ezstep without a checker passes only on 0.
 _EXIT_STATUS = {0: PASS, 1: FAIL, 2: WARN, 3: CHECK, 4: WAIVED, 5: ABORT, 6: SKIP}
 EXIT_KINDS = ("runscript", "ezstep", "checker")
@@ -130,3 +133,25 @@ def status_rank(status):
 def worse_status(a, b):
     """The worse of two statuses by STATUS_RANK (A when they rank the same)."""
     return b if status_rank(b) > status_rank(a) else a
+
+
+def validvalues_words(section):
+    """Every word of the area's [validvalues] entries (Megatest's `state ...`/`status ...`
+    lists, cleanrerun-states/-statuses): values the area declares, so no typo."""
+    return frozenset(w for text in (section or {}).values()
+                     for w in str(text).replace(",", " ").split())
+
+
+def unknown(values, kind, declared=()):
+    """The VALUES (KIND "state" or "status") that neither this vocabulary nor DECLARED knows:
+    both fields are free text, but a filter or --rerun on a misspelt one selects nothing."""
+    known = STATES if kind == "state" else KNOWN_STATUSES
+    return [v for v in values if v not in known and v not in declared]
+
+
+def suggestion(value, kind):
+    """` (did you mean X?)` for a near miss of a known state or status, else ""."""
+    from difflib import get_close_matches
+    known = STATES if kind == "state" else sorted(KNOWN_STATUSES)
+    close = get_close_matches(value.upper(), known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""

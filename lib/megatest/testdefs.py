@@ -62,6 +62,21 @@ def dirs_without_testconfig(area):
                   and not n.startswith(".") and not os.path.exists(os.path.join(base, n, "testconfig")))
 
 
+def load_testdefs(found, area, environ, runconfig, warn=None, default_runtimelim=None, scheme=None):
+    """(name -> TestDef, name -> MtError) for the tests FOUND (name -> directory). A testconfig
+    that does not read is set aside with its error (naming the file, and the line when known):
+    one broken test must not refuse the runs and listings that do not need it."""
+    defs, broken = {}, {}
+    for name, path in found.items():
+        try:
+            defs[name] = load_testdef(name, path, area, environ, runconfig, warn,
+                                      default_runtimelim, scheme)
+        except MtError as err:
+            where = err.path or os.path.join(path, "testconfig")
+            broken[name] = MtError(err.message, where, err.line if err.path else None, err.hint)
+    return defs, broken
+
+
 def load_testdef(name, path, area, environ, runconfig, warn=None, default_runtimelim=None, scheme=None):
     """scheme: what #{scheme} sees ({"scheme_args": {...}, "tests": callable}), see config.read_config."""
     from megatest.config import read_config, parse_hms

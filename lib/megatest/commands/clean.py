@@ -7,7 +7,8 @@ Usage:
   mt-clean (-h | --help)
 
 Options:
-  --target PATT    target pattern; each /-part may use % (any text) or * (glob)
+  --target PATT    target pattern; each /-part may use % (any text) or * (glob); fewer
+                   parts than keys leave the others free (as in mt-list)
   --runname PATT   run name pattern
   --testpatt PATT  records to remove or kill (test[/itempath] patterns) [default: %]
   --keep-dirs      mark the records removed but leave their run directories on disk

@@ -25,8 +25,9 @@ Options:
                     config: the target whose runconfig to show.
   --runname PATT    run-name pattern: % wildcard (case-insensitive), else * [default: %].
   --testpatt PATT   test[/itempath] patterns, comma list, % wildcard, ~ negation [default: %].
-  --state LIST      only records in one of these states (comma list).
-  --status LIST     only records with one of these statuses (comma list).
+  --state LIST      only records in one of these states (comma list); a state that is
+                    neither known nor in [validvalues] nor on a listed record is warned about.
+  --status LIST     only records with one of these statuses (comma list), warned about alike.
   --area DIR        the test area (else $MT_RUN_AREA_HOME, else the nearest megatest.config up).
   --json            print JSON.
   --megatest        print Megatest's `-list-runs` text, column for column.
@@ -137,12 +138,26 @@ def read_runs(area, target, runname, testpatt, states=(), statuses=(), steps=Fal
         _warn(note)
     path = readcopy.path_for_reading(area, settings)
     conn = db.open_for_reading(area, paths=[path]) if path else None
-    if conn is None:
-        return []
-    try:
-        return runops.select_runs(conn, target, runname, testpatt, states, statuses, steps=steps)
-    finally:
-        conn.close()
+    runs = []
+    if conn is not None:
+        try:
+            runs = runops.select_runs(conn, target, runname, testpatt, states, statuses, steps=steps)
+        finally:
+            conn.close()
+    for message in _unknown_filters(settings, runs, states, statuses, prog):
+        _warn(message)
+    return runs
+
+
+def _unknown_filters(settings, runs, states, statuses, prog):
+    """Warnings for --state/--status values no vocabulary knows and no listed record has
+    (records may carry custom values their scripts set: those are not typos)."""
+    from megatest.cli import unknown_value_warnings
+    from megatest.states import validvalues_words
+    declared = validvalues_words(settings.config.section("validvalues"))
+    seen = {t[field] for sel in runs for t in sel["tests"] for field in ("state", "status")}
+    return (unknown_value_warnings(prog, "state", states, "state", declared | seen)
+            + unknown_value_warnings(prog, "status", statuses, "status", declared | seen))
 
 
 def _commas(text):
@@ -295,11 +310,12 @@ def _tests(area, as_json):
     env = dict(os.environ, MT_RUN_AREA_HOME=area.toppath, MT_LINKTREE=settings.linktree,
                MT_TESTSUITENAME=settings.area_name)
     found = testdefs.discover_tests(area, settings.tests_paths, _warn)
-    listed = []
-    for name in sorted(found):
-        t = testdefs.load_testdef(name, found[name], area, env, {}, warn=_warn)
-        listed.append({"name": name, "path": found[name], "waitons": list(t.deps.waitons),
-                       "items": [var for var, _ in t.items + t.itemstable]})
+    defs, broken = testdefs.load_testdefs(found, area, env, {}, warn=_warn)
+    for name in sorted(broken):      # one broken test must not hide the others
+        _warn(f"mt-list: warning: {broken[name]}; test {name} not listed")
+    listed = [{"name": name, "path": t.path, "waitons": list(t.deps.waitons),
+               "items": [var for var, _ in t.items + t.itemstable]}
+              for name, t in sorted(defs.items())]
     if as_json:
         _print_json(listed)
         return 0

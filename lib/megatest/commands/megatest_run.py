@@ -142,7 +142,7 @@ def _run(opts):
     argv += ["-" + s for s in ("-rerun-clean", "-rerun-all", "-preclean") if s in opts]
     if "-q" in opts:
         argv.append("--quiet")
-    code = run.main(argv)
+    code = run.main(argv, prog="megatest")
     # Megatest's -run exits 0 when tests fail: Makefiles chaining runs go on to the next one.
     return 0 if code == 1 else code
 
@@ -207,15 +207,16 @@ def _print_list(items, mode, wrap=None):
 
 def _list_targets(opts):
     """-list-targets: the target sections of runconfigs.config (mt-list targets), -target filters."""
-    from megatest import runops, settings as settings_mod
+    from megatest import settings as settings_mod
     from megatest.config import list_targets
+    from megatest.patterns import match_target
     mode = _dumpmode(opts, "-list-targets", ("json",))
     area = _area()
     settings_mod.read_keys(area, warn=_warn)     # a broken megatest.config is an error here too
     targets = list_targets(area.runconfig_path, toppath=area.toppath, warn=_warn) \
         if os.path.isfile(area.runconfig_path) else []
     patts = _commas(opts.get("-target"))
-    targets = [t for t in targets if not patts or any(runops.target_matches(p, t) for p in patts)]
+    targets = [t for t in targets if not patts or any(match_target(p, t) for p in patts)]
     _print_list(targets, mode)
     return 0
 

@@ -31,17 +31,24 @@ import signal
 import sys
 import time
 
-from megatest.cli import int_option, parse
+from megatest.cli import int_option, option_name, parse, unknown_value_warnings
 from megatest.errors import MtError
 
 
-def main(argv):
+def main(argv, prog="mt-run"):
+    """PROG: the front end whose spelling messages use (mt-run, or megatest's -run)."""
     args = parse(__doc__, argv)
     from megatest.area import find_area
     from megatest import runplan
+    max_jobs = int_option(args, "-j", minimum=1)       # every option is checked before --dry-run
     area = find_area(args["--area"])
     warn = _stderr_line
-    plan = runplan.make_plan(area, args["--target"], args["--runname"], args["--testpatt"], warn=warn)
+    plan = runplan.make_plan(area, args["--target"], args["--runname"], args["--testpatt"],
+                             warn=warn, prog=prog)
+    for message in _unknown_statuses(plan.settings, args["--rerun"], prog):
+        warn(message)
+    if args["--no-wait"]:
+        runplan.check_name_lengths(plan, {}, extra=[("--no-wait log name", _log_name(plan))])
     if args["--queue"]:
         return _queue(area, plan, args)
     for message in plan.messages:
@@ -58,7 +65,7 @@ def main(argv):
     _note_server_for_remote_tests(area, plan, warn)
     rundir.ensure_linktree(plan.settings)
     opts = Options(rerun=tuple(_statuses(args["--rerun"])), rerun_clean=args["--rerun-clean"],
-                   rerun_all=args["--rerun-all"], max_jobs=int_option(args, "-j", minimum=1))
+                   rerun_all=args["--rerun-all"], max_jobs=max_jobs)
     if args["--no-wait"] and _detach(area, plan):
         return 0
     signal.signal(signal.SIGTERM, _interrupt)
@@ -82,7 +89,34 @@ def main(argv):
     _stop_syncer(area, plan.settings, syncer)
     code = runner.exit_code()
     _summary(runner, plan, show, interrupted)
-    return 130 if interrupted else code
+    if interrupted:
+        return 130
+    return _late_elements(runner, plan, prog, warn) or code
+
+
+def _unknown_statuses(settings, rerun, prog):
+    """--rerun names statuses: one that no vocabulary knows is most likely a typo (PASSED)."""
+    from megatest import states
+    valid = states.validvalues_words(settings.config.section("validvalues"))
+    return [message + "; no record will have it"
+            for message in unknown_value_warnings(prog, "rerun", _statuses(rerun), "status", valid)]
+
+
+def _late_elements(runner, plan, prog, warn):
+    """Pattern elements only tests with [system] items could satisfy, checked now that their
+    items are known: each that selected nothing is named; when the whole pattern selected
+    nothing the run was not what was asked for, and the exit is 2."""
+    from megatest.patterns import dead_elements, pattern_elements
+    pending = [n for n, t in plan.tests.items() if t.deferred and n not in runner.item_total]
+    dead = dead_elements(",".join(plan.late_elements), runner.selected, pending)
+    opt = option_name(prog, "testpatt")
+    for text in dead:
+        warn(f"{prog}: warning: {opt} element {text!r} selected no test or item "
+             "(its items were expanded during the run)")
+    if dead and len(plan.dead_elements) + len(dead) == len(pattern_elements(plan.user_testpatt)):
+        warn(f"{prog}: error: {opt} {plan.user_testpatt!r} selected no test or item")
+        return 2
+    return 0
 
 
 def _note_server_for_remote_tests(area, plan, warn):
@@ -144,7 +178,7 @@ def _detach(area, plan):
     """--no-wait: the run continues in a background child; True in the parent."""
     logdir = os.path.join(area.toppath, "logs")
     os.makedirs(logdir, exist_ok=True)
-    log = os.path.join(logdir, f"mt-run-{plan.target.replace('/', '-')}-{plan.runname}.log")
+    log = os.path.join(logdir, _log_name(plan))
     sys.stdout.flush()
     pid = os.fork()
     if pid:
@@ -158,6 +192,10 @@ def _detach(area, plan):
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     return False
+
+
+def _log_name(plan):
+    return f"mt-run-{plan.target.replace('/', '-')}-{plan.runname}.log"
 
 
 def _stderr_line(message):
