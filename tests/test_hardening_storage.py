@@ -5,10 +5,11 @@ leaves a run with a live remote test alone."""
 import os
 import sqlite3
 import subprocess
+import time
 
 import pytest
 
-from conftest import mt, records, runs_json, write_area
+from conftest import BIN, mt, records, runs_json, write_area
 
 ROWS = 1500          # data rows per test: 8 tests of these outgrow a 1 MB live db
 
@@ -102,6 +103,38 @@ def test_the_stall_guard_leaves_a_run_alone_while_a_launched_test_lives(make_are
     assert {k: r["status"] for k, r in records(area, mt_env).items()} == {"t1": "PASS", "t2": "PASS"}
 
 
+def test_a_record_finished_elsewhere_is_seen_by_a_waiting_runner(make_area, mt_env):
+    """t1's record runs on another host (its executor reports there, not to this runner);
+    when it is finished there, the runner, which has nothing else to do, re-reads it and
+    launches its waiter instead of waiting for ever."""
+    area = make_area({"t1": "[ezsteps]\ns echo hi\n",
+                      "t2": "[requirements]\nwaiton t1\n\n[ezsteps]\ns echo hi\n"})
+    assert run(area, mt_env).returncode == 0
+    write(mt_env, area, "UPDATE tests SET state='RUNNING', status='n/a', host='elsewhere', "
+                        "heartbeat_at=strftime('%s','now') WHERE testname='t1'")
+    write(mt_env, area, "UPDATE tests SET state='NOT_STARTED', status='n/a' WHERE testname='t2'")
+    proc = subprocess.Popen([str(BIN / "mt-run"), "--area", str(area), "--target", "a/b",
+                             "--runname", "r", "--quiet"], env=mt_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    write(mt_env, area, "UPDATE tests SET state='COMPLETED', status='PASS' WHERE testname='t1'")
+    try:
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out + err
+    assert "COMPLETED  PASS     t2" in out
+
+
+def write(env, area, sql):
+    conn = sqlite3.connect(live_db(env, area), timeout=60)
+    try:
+        conn.execute(sql)
+        conn.commit()
+    finally:
+        conn.close()
+
+
 # ---------------------------------------------------------------- §2 a full live db
 
 def data_area(root, tests=8):
@@ -127,6 +160,11 @@ def test_a_full_live_db_stops_the_run_resumably_and_a_rerun_finishes(tmp_path, m
     statuses = {r["status"] for r in records(area, mt_env).values()}
     assert statuses <= {"PASS", "n/a"} and "n/a" in statuses
     assert not [p for p, text in logs_of(area).items() if "Traceback" in text]
+    still_full = run(area, mt_env)
+    assert still_full.returncode == 2, still_full.stdout + still_full.stderr
+    assert still_full.stderr.startswith("mt-run: error: run a/b/r not started: the live database "
+                                        f"(MT_TMPDIR={livedir}) refused a write at "), still_full.stderr
+    assert "database or disk is full" in still_full.stderr.splitlines()[0]
 
     subprocess.run(["mount", "-o", "remount,size=20m", livedir], check=True)
     second = run(area, mt_env)

@@ -84,6 +84,11 @@ class Runner:
 
     def register(self):
         """Run, keys, runner task, every selected record and the rerun resets: one transaction."""
+        with self._refused_storage(started=False):
+            self._register()
+        self.dirty = set(self.selected)
+
+    def _register(self):
         p, conn = self.plan, self.conn
         with db.transaction(conn):
             stored = db.register_keys(conn, self.settings.keys)
@@ -106,7 +111,6 @@ class Runner:
             for row in db.tests_of_run(conn, self.run_id, include_deleted=True):
                 self._load(dict(row))
             self._apply_resets()
-        self.dirty = set(self.selected)
 
     def _expansion(self, t, environ=None):
         from megatest.runplan import expand
@@ -182,13 +186,9 @@ class Runner:
         old_wakeup = signal.set_wakeup_fd(wfd)
         old_chld = signal.signal(signal.SIGCHLD, lambda *a: None)
         try:
-            watching.adopt(self)
-            self._loop(rfd)
-        except (OSError, db.sqlite3.Error) as err:
-            stop = self._storage_stop(err)
-            if stop is None:
-                raise
-            raise stop from None
+            with self._refused_storage():
+                watching.adopt(self)
+                self._loop(rfd)
         finally:
             signal.signal(signal.SIGCHLD, old_chld)
             signal.set_wakeup_fd(old_wakeup)
@@ -267,27 +267,35 @@ class Runner:
             self.given_back.append((rundir, kept))
         testops.deliver_journal(self.conn, rundir, self.plan.env)
 
-    def _storage_stop(self, err):
-        """The live db (or the shell's file beside it) refused a write: the error that ends
-        the run with exit 1, or None when ERR is not about storage. The pass was rolled back,
-        so every record is as last committed: tests already running go on (their calls wait
-        in their journals), the others start when the same mt-run runs again."""
-        reason = db.storage_reason(err)
-        if reason is None:
-            return None
+    @contextmanager
+    def _refused_storage(self, started=True):
+        """The live db (or the shell's file beside it) refusing a write becomes the one line
+        users see: exit 2 when the run was not registered, else exit 1. What was being written
+        is rolled back, so every record is as last committed: tests already running go on
+        (their calls wait in their journals), the others start when the same mt-run runs again."""
+        try:
+            yield
+        except (OSError, db.sqlite3.Error) as err:
+            reason = db.storage_reason(err)
+            if reason is None:
+                raise
+            what = f"run {self.plan.target}/{self.plan.runname} "
+            what += self._stopped_counts() if started else "not started"
+            origin = db.live_origin(dbdir=self.settings.dbdir)
+            raise db.StorageError(
+                f"{what}: the live database ({origin}) refused a write",
+                db.storage_path(err, self.conn_path), reason, exit_code=1 if started else 2,
+                hint="free space there (or make it writable), then run the same mt-run again: "
+                     "it resumes the run and records what the tests kept in their journals") from None
+
+    def _stopped_counts(self):
         try:
             self._reload()                   # the rolled-back pass changed the mirror
         except db.sqlite3.Error:
             pass
         waiting = sum(1 for k in self.counted()
                       if states.is_pending(self.recs[k]["state"], self.recs[k]["status"]))
-        origin = db.live_origin(dbdir=self.settings.dbdir)
-        return db.StorageError(
-            f"run {self.plan.target}/{self.plan.runname} stopped ({len(self.running)} running "
-            f"go on, {waiting} not started): the live database ({origin}) refused a write",
-            db.storage_path(err, self.conn_path), reason, exit_code=1,
-            hint="free space there (or make it writable), then run the same mt-run again: "
-                 "it resumes the run and records what the tests kept in their journals")
+        return f"stopped ({len(self.running)} running go on, {waiting} not started)"
 
     def _later(self, action):
         """Run action once what is being written is committed (now, outside a transaction):
@@ -337,8 +345,8 @@ class Runner:
             self.stall_seen = False
             return False
         stuck = [k for k in self.counted() if not self._final(k)]
-        if not stuck or self._changed_outside(stuck) or any(
-                states.is_running(self.recs[k]["state"]) for k in stuck):
+        if not stuck or self._changed_outside(stuck) or any(   # re-read: a record run elsewhere
+                states.is_running(self.recs[k]["state"]) for k in stuck):   # ends only there
             self.stall_seen = False
             return False
         if not self.stall_seen:
@@ -586,6 +594,10 @@ class Runner:
 
     def close(self, interrupted=False):
         """Derive the run's state and rollup status, close the runner's task, copy the db."""
+        with self._refused_storage():
+            self._close(interrupted)
+
+    def _close(self, interrupted):
         from megatest import rollup
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")    # interrupted while a rollback was under way
