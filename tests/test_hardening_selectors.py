@@ -114,12 +114,14 @@ def test_list_accepts_a_custom_status_that_a_record_has(make_area, mt_env):
 @pytest.mark.parametrize("bad,message", [
     (["-j", "zero"], "mt-run: error: -j expects an integer, got 'zero'"),
     (["-j", "0"], "mt-run: error: -j must be at least 1, got 0"),
+    (["--queue"], "mt-run: error: --dry-run changes nothing, --queue queues a run: give one of them"),
 ])
 def test_options_are_checked_before_dry_run(make_area, mt_env, bad, message):
     area = make_area({"build": BUILD})
     out = run(area, mt_env, "r", "--dry-run", *bad)
     assert out.returncode == 2
     assert out.stderr.splitlines() == [message]
+    assert runs_json(area, mt_env) == []                 # --queue used to queue a task
 
 
 # ------------------------------------------------------------ targets and --area
@@ -165,9 +167,20 @@ def test_an_item_value_longer_than_name_max_is_refused_at_start(make_area, mt_en
     out = run(area, mt_env, "r")
     assert out.returncode == 2
     assert out.stderr.splitlines()[0] == \
-        f"mt-run: error: item of t: '{'v' * 40}...' is 256 bytes long; " \
-        "a directory name may have at most 255 here"
+        f"mt-run: error: {area / 'tests' / 't' / 'testconfig'}:2: test t: item variable V: " \
+        f"value '{'v' * 40}...' is 256 bytes long; a directory name may have at most 255 here"
     assert runs_json(area, mt_env) == []
+
+
+def test_a_late_item_value_longer_than_name_max_aborts_its_test(make_area, mt_env):
+    """[system] items are checked as they expand: the test ends ABORT naming the value,
+    instead of a launch failing on "File name too long"."""
+    area = make_area({"t": f"[items]\nV [system echo ok {'v' * 256}]\n\n[ezsteps]\ns true\n"})
+    out = run(area, mt_env, "r")
+    assert out.returncode == 1, out.stdout + out.stderr
+    rec = records(area, mt_env)["t"]
+    assert (rec["state"], rec["status"]) == ("COMPLETED", "ABORT")
+    assert "is 256 bytes long; a directory name may have at most 255 here" in rec["comment"]
 
 
 # ------------------------------------------------------------ one broken testconfig

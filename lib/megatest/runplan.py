@@ -76,10 +76,10 @@ def make_plan(area, target, runname, testpatt=None, environ=None, warn=None, pro
     _refuse_broken(selected, broken, messages, prog)
     plan.tests = {n: plan.all_tests[n] for n in sorted(selected)}
     waiton.check_no_cycle({n: deps[n] for n in sorted(selected)})
+    check_name_lengths(plan, option_name(prog, "runname"))
     paths = {n: [p for p, _ in expand_all(t, plan)] for n, t in plan.tests.items()
              if t.iterated and not t.deferred}   # bad item values are found before anything is written
     _check_elements(plan, paths, prog)
-    check_name_lengths(plan, paths, option_name(prog, "runname"))
     return plan
 
 
@@ -147,19 +147,23 @@ def _items_hint(dead, paths):
                      f"{' ...' if len(paths[n]) > ITEMS_SHOWN else ''}" for n in named[:3])
 
 
-def check_name_lengths(plan, paths, runname_opt="--runname", extra=()):
-    """Names that become one directory name each (target parts, run name, test names, item
-    path components, and EXTRA: (label, name) pairs) must fit the file system's NAME_MAX, or
-    the run would fail only at launch ("File name too long") with half of it registered."""
+def check_name_lengths(plan, runname_opt="--runname", extra=()):
+    """Names that become one directory name each (target parts, run name, test names, and
+    EXTRA: (label, name) pairs; item values are checked as they expand) must fit the file
+    system's NAME_MAX, or the run would fail only at launch ("File name too long")."""
     limit = name_max(_run_dirs(plan))
     names = [("target part", v) for v in plan.keyvals] + [(runname_opt, plan.runname)]
     names += [("test name", n) for n in plan.tests]
-    names += [(f"item of {n}:", part) for n, test_paths in paths.items()
-              for p in test_paths for part in p.split("/")]
     for label, name in names + list(extra):
-        size = len(os.fsencode(name))
+        _check_length(label, name, limit)
+
+
+def _check_length(label, name, limit):
+    """MtError when a part of NAME (a value may hold `/`) is longer than LIMIT bytes."""
+    for part in name.split("/"):
+        size = len(os.fsencode(part))
         if size > limit:
-            shown = name if len(name) <= NAME_SHOWN else name[:NAME_SHOWN] + "..."
+            shown = part if len(part) <= NAME_SHOWN else part[:NAME_SHOWN] + "..."
             raise MtError(f"{label} {shown!r} is {size} bytes long; a directory name may have "
                           f"at most {limit} here",
                           hint="use a shorter name (it becomes a directory of the run)")
@@ -208,13 +212,15 @@ def expand_all(testdef, plan, environ=None):
                                       values(testdef.itemstable, "itemstable"), warn=plan.messages.append)
     if expanded is None:
         return None
+    limit = name_max(_run_dirs(plan))
     for item in expanded:
         for var, value in item.items():
             try:
                 items_mod.check_item_value(var, value)
+                _check_length(f"item variable {var}: value", value, limit)
             except MtError as err:
                 raise MtError(f"test {testdef.name}: {err.message}",
-                              *testdef.config.location("items", var)) from None
+                              *testdef.config.location("items", var), hint=err.hint) from None
     return [(items_mod.item_path(item), item) for item in expanded]
 
 

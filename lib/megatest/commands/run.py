@@ -32,7 +32,7 @@ import sys
 import time
 
 from megatest.cli import int_option, option_name, parse, unknown_value_warnings
-from megatest.errors import MtError
+from megatest.errors import MtError, UsageError
 
 
 def main(argv, prog="mt-run"):
@@ -41,6 +41,9 @@ def main(argv, prog="mt-run"):
     from megatest.area import find_area
     from megatest import runplan
     max_jobs = int_option(args, "-j", minimum=1)       # every option is checked before --dry-run
+    if args["--dry-run"] and args["--queue"]:
+        raise UsageError(f"{option_name(prog, 'dry-run')} changes nothing, "
+                         f"{option_name(prog, 'queue')} queues a run: give one of them")
     area = find_area(args["--area"])
     warn = _stderr_line
     plan = runplan.make_plan(area, args["--target"], args["--runname"], args["--testpatt"],
@@ -48,7 +51,7 @@ def main(argv, prog="mt-run"):
     for message in _unknown_statuses(plan.settings, args["--rerun"], prog):
         warn(message)
     if args["--no-wait"]:
-        runplan.check_name_lengths(plan, {}, extra=[("--no-wait log name", _log_name(plan))])
+        runplan.check_name_lengths(plan, extra=[("--no-wait log name", _log_name(plan))])
     if args["--queue"]:
         return _queue(area, plan, args)
     for message in plan.messages:
