@@ -4,19 +4,22 @@ Protocol: `POST /api` with `{"cmd": NAME, "params": {...}}` and the area token i
 X-Megatest-Token header. Replies are JSON: 200 `{"ok": true, "result": ...}`; otherwise
 `{"ok": false, "error": TEXT}` with 400 (malformed), 401 (token), 404 (path or command),
 405 (method), 411/413 (length), 422 (the call was refused: its record is gone...), 503 (busy or
-stopping: try again) or 500 (a bug). Calls are those of testops plus "ping" and "queue".
+stopping: try again) or 500 (a bug: the reply names an error id that the server log shows with
+the traceback). Calls are those of testops plus "ping" and "queue"; rpc_params checks the body
+and each call's parameters before the call runs.
 """
 import hmac
 import http.server
 import json
 import logging
 import os
+import secrets
 import socket
 import sqlite3
 import threading
 import time
 
-from megatest import db, testops
+from megatest import db, rpc_params, testops
 from megatest.errors import MtError
 from megatest.rpc_client import API_PATH, HOST_HEADER, TOKEN_HEADER
 
@@ -24,6 +27,10 @@ MAX_BODY_BYTES = 4 * 1024 * 1024   # a request body larger than this gets 413
 DRAIN_LIMIT = 16 * 1024 * 1024     # a refused body up to this size is read and dropped, so the
                                    # client sees the reply instead of a reset connection
 READ_TIMEOUT = 30.0                # s a connection may stall mid-request
+LISTEN_BACKLOG = 1024              # connections the kernel queues before accept() (capped by
+                                   # net.core.somaxconn). socketserver's 5 dropped most of 100
+                                   # simultaneous clients, 128 still made 200 retry for 1 s
+                                   # (bench/rpc.py --burst-only)
 BUSY_WORDS = ("locked", "busy")
 
 log = logging.getLogger("megatest.rpc_server")
@@ -65,9 +72,14 @@ class Service:
     def handle(self, conn_of, cmd, params, host, address):
         """(HTTP status, reply) for one call; conn_of() gives the calling thread's connection."""
         self.last_activity = time.monotonic()
-        if cmd != "ping" and cmd != "queue" and cmd not in testops.OPERATIONS:
+        if cmd not in rpc_params.PARAMS:
             self.count("unknown-cmd")
             return 404, _error(f"no such command {cmd!r}")
+        try:
+            rpc_params.check(cmd, params)
+        except rpc_params.BadRequest as err:
+            self.count("bad-params")
+            return 400, _error(str(err))
         self.count(cmd, host, address)
         try:
             return 200, {"ok": True, "result": self._call(conn_of, cmd, params)}
@@ -75,13 +87,22 @@ class Service:
             return 422, _error(err.message, path=err.path, hint=err.hint)
         except KeyError as err:
             return 400, _error(f"bad params for {cmd}: missing {err}")
-        except (TypeError, ValueError, AttributeError) as err:
+        except (TypeError, ValueError) as err:
             return 400, _error(f"bad params for {cmd}: {err}")
         except sqlite3.OperationalError as err:
             if any(word in str(err) for word in BUSY_WORDS):
                 return 503, _error(f"database busy: {err}")
-            log.exception("call failed cmd=%s", cmd)
-            return 500, _error(f"database error: {err}")
+            return 500, self.internal_error(cmd)
+        except Exception:              # a bug: the client gets a reply, the log the traceback
+            return 500, self.internal_error(cmd)
+
+    def internal_error(self, what):
+        """The reply to a request that failed unexpectedly. A fresh id goes in the reply and,
+        with the traceback, in the server log, so a user's report leads to the cause."""
+        error_id = secrets.token_hex(6)
+        log.error("error id=%s request=%s", error_id, what, exc_info=True)
+        self.count("internal-error")
+        return _error(f"internal server error (error id={error_id} in the mt-serve log)")
 
     def _call(self, conn_of, cmd, params):
         if cmd == "ping":
@@ -98,16 +119,11 @@ class Service:
         """Queue an action (mt-run --queue, mt-clean --queue) for the poller; its task id."""
         from megatest import actions
         for name in ("action", "target", "runname"):
-            if not isinstance(params[name], str) or not params[name]:
+            if not params[name]:
                 raise ValueError(f"{name} must be non-empty text")
-        extra = params.get("params") or {}
-        if not isinstance(extra, dict):
-            raise TypeError("params.params must be an object")
-        request = params.get("request")
-        if request is not None and not isinstance(request, str):
-            raise TypeError("request must be text")
         return actions.queue(conn, params["action"], params["target"], params["runname"],
-                             params.get("testpatt") or "%", extra, request=request)
+                             params.get("testpatt") or "%", params.get("params") or {},
+                             request=params.get("request"))
 
 
 def _error(message, path=None, hint=None):
@@ -137,8 +153,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             super().finish()
         finally:
-            if self._conn is not None:
-                self._conn.close()
+            self._drop_db_connection()
 
     def db_connection(self):
         if self._conn is None:
@@ -146,6 +161,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self._conn
 
     def do_POST(self):
+        """One call. Whatever goes wrong before the reply, the client gets one (500 for a bug);
+        a socket error means the client is gone and there is nobody left to answer."""
+        try:
+            self._post()
+        except OSError:
+            raise
+        except Exception:
+            self._drop_db_connection()
+            self._reply(500, self.server.service.internal_error(self.path), close=True)
+
+    def _post(self):
         service = self.server.service
         if self.path != API_PATH:
             return self._refuse(404, f"no such path {self.path!r}: POST {API_PATH}", "bad-path")
@@ -158,14 +184,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if len(body) < length:
             self.close_connection = True       # the client went away mid-body
             return
-        call = _parse(body)
-        if isinstance(call, str):
+        try:
+            call = rpc_params.parse(body)
+        except rpc_params.BadRequest as err:
             service.count("malformed")
-            return self._reply(400, _error(call))
+            return self._reply(400, _error(str(err)))
         address = self.client_address[0]
         status, reply = service.handle(self.db_connection, call["cmd"], call["params"],
                                        self.headers.get(HOST_HEADER) or address, address)
+        if status == 500:
+            self._drop_db_connection()     # it may be what failed: the next call opens a new one
         self._reply(status, reply)
+
+    def _drop_db_connection(self):
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def do_GET(self):
         self._refuse(405, f"use POST {API_PATH}", "bad-method")
@@ -224,23 +258,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             log.debug("http client=%s %s", self.client_address[0], fmt % args)
 
 
-def _parse(body):
-    """{"cmd": str, "params": dict} from a body, or the text saying what is wrong with it."""
-    try:
-        call = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
-        return f"malformed JSON: {err}"
-    if not isinstance(call, dict) or not isinstance(call.get("cmd"), str):
-        return 'expected an object {"cmd": NAME, "params": {...}}'
-    params = call.get("params", {})
-    if not isinstance(params, dict):
-        return "params must be an object"
-    return {"cmd": call["cmd"], "params": params}
-
-
 class HTTPServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, address, service):
         self.service = service

@@ -3,8 +3,10 @@ that run off the home host (rpc_http.py: the protocol, the token, the calls), pl
 background jobs (actions, dead-test sweep, sync). This module is the server's life.
 
 One server per area, chosen by a lock held for the server's life (locks.try_hold); the lock
-file stays in place (see locks). `<area>/.mt/server.json` says where it listens; it is
-rewritten by temp-file-and-rename every HEARTBEAT_INTERVAL, so a reader never sees half.
+file stays in place (see locks). `<area>/.mt/server.json` says where it listens and which lock
+it holds; it is rewritten by temp-file-and-rename every HEARTBEAT_INTERVAL, so a reader never
+sees half. `mt-serve --status` and `--stop` find the server through it, whatever MT_TMPDIR,
+USER or [setup] dbdir the caller has (they decide where this caller would look for the lock).
 """
 import json
 import logging
@@ -42,16 +44,27 @@ def is_running(area, settings):
 
 
 def ensure_token(area, group=""):
-    """The area's token, created once (0600; 0640 and chgrp with [server] group) if absent.
-
-    Written to a temp file first and then hard-linked into place: link() fails when the name
-    exists, so two starters agree on one token and nobody reads a half-written one."""
+    """The area's token, created once (0600; 0640 and chgrp with [server] group) if absent;
+    MtError naming the token when the area cannot take it (read-only, full)."""
     path = token_file(area.toppath)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     if not os.path.exists(path):
-        import secrets
-        tmp = f"{path}.tmp-{os.getpid()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            _create_token(path, group)
+        except OSError as err:
+            raise MtError(f"cannot create the area token: {err.strerror}", path=path,
+                          hint="mt-serve writes <area>/.mt: make the area writable") from None
+    with open(path) as f:
+        return f.read().strip()
+
+
+def _create_token(path, group):
+    """Written to a temp file first and then hard-linked into place: link() fails when the
+    name exists, so two starters agree on one token and nobody reads a half-written one."""
+    import secrets
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
         try:
             os.write(fd, (secrets.token_hex(TOKEN_BYTES) + "\n").encode())
             os.fsync(fd)
@@ -63,10 +76,8 @@ def ensure_token(area, group=""):
             os.link(tmp, path)
         except FileExistsError:
             pass
-        finally:
-            os.unlink(tmp)
-    with open(path) as f:
-        return f.read().strip()
+    finally:
+        os.unlink(tmp)              # also when writing failed: nothing half-written stays
 
 
 def _share_with_group(fd, group, path):
@@ -173,7 +184,8 @@ class Server:
     def info(self):
         return {"host": self.host, "address": self.bind, "port": self.port, "pid": os.getpid(),
                 "started": self.service.started, "heartbeat": time.time(),
-                "area": self.area.toppath, **self.service.metrics()}
+                "area": self.area.toppath, "lock": lock_path(self.area, self.settings),
+                **self.service.metrics()}
 
     def wait(self):
         """Serve until stop is set or the server has been idle for idle_timeout seconds."""
@@ -283,13 +295,33 @@ def refuse_other_server(area, settings):
                            "or stop it there (mt-serve --stop)")
 
 
-def status(area, settings, home):
-    """The running server's server.json (with "alive"), or None. On the home host the lock
-    decides; else (or when the lock is in another live database directory) a ping does."""
+def running(area, settings):
+    """server.json of the server running this area on this host (empty before it is first
+    written), or None. Found from the area: the lock in this caller's live database
+    directory, else the lock server.json names (the server's MT_TMPDIR, USER or [setup]
+    dbdir may not be the caller's); a server.json without one (an older server) counts while
+    its heartbeat is fresh."""
     from megatest import rpc_client
     info = rpc_client.read_server(area.toppath)
-    if home and is_running(area, settings):
-        return dict(info or {}, alive=True)
+    if is_running(area, settings):
+        return info or {}
+    if not info or "lock" not in info:
+        return other_server(area)
+    named = info["lock"]
+    if info.get("host") != socket.gethostname() or not isinstance(named, str) or \
+            os.path.basename(named) != LOCK_NAME or not _is_server_process(info.get("pid")):
+        return None
+    return info if locks.is_held(named) else None
+
+
+def status(area, settings, home):
+    """The running server's server.json (with "alive"), or None. On the home host its lock
+    decides; else (or when that lock cannot be seen from here) a ping does."""
+    from megatest import rpc_client
+    info = running(area, settings) if home else None
+    if info is not None:
+        return dict(info, alive=True)
+    info = rpc_client.read_server(area.toppath)
     if info is None:
         return None
     client = rpc_client.Client(area.toppath, patience=0, timeout=5)
@@ -302,20 +334,19 @@ def status(area, settings, home):
 
 
 def stop(area, settings, wait=10.0):
-    """SIGTERM the server holding the lock and wait for it to let go: "stopped", "none" or
-    "still running"."""
+    """SIGTERM the area's running server (see running) and wait for it to let go: "stopped",
+    "none" or "still running"."""
     import signal
-    from megatest import rpc_client
-    if not is_running(area, settings):
+    info = running(area, settings)
+    if info is None:
         return "none"
-    info = rpc_client.read_server(area.toppath) or {}
     pid = info.get("pid")
     if not pid or not _is_server_process(pid):
         return "still running"
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        if not is_running(area, settings) and _gone(pid):
+        if _gone(pid) and running(area, settings) is None:
             return "stopped"
         time.sleep(0.05)
     return "still running"
@@ -331,7 +362,10 @@ def _gone(pid):
 
 
 def _is_server_process(pid):
-    """Guard against a recycled pid: the process must be an mt-serve."""
+    """Guard against a recycled pid (or a pid server.json should not have): the process must
+    be an mt-serve."""
+    if type(pid) is not int or pid <= 0:
+        return False
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             return b"serve" in f.read()

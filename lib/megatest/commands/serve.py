@@ -26,11 +26,13 @@ A bare number is hours, as in Megatest (timeout 0.5 = 30 minutes); or give units
 90s. Unset or 0: never.
 
 Exit status: 0 done (or a server already runs), 1 --status: no server running, --ensure: the
-server did not start, --stop: it did not stop; 2 usage or configuration error.
+server did not start, --stop: it did not stop; 2 usage or configuration error, or an area
+mt-serve cannot write (read-only: .mt and, with --ensure, logs/ must take files).
 """
 import os
 import signal
 import sys
+import tempfile
 import time
 
 from megatest.cli import int_option, parse
@@ -38,6 +40,7 @@ from megatest.errors import MtError
 
 ENSURE_WAIT = 15.0       # s --ensure waits for the new server to publish server.json
 STOP_WAIT = 10.0         # s --stop waits for the server to let go of its lock
+LOG_DIR = "logs"
 LOG_NAME = "mt-serve.log"
 RUNNER = ("import sys; from megatest.entry import run_command; "
           "sys.exit(run_command('serve', sys.argv[1:]))")
@@ -59,10 +62,12 @@ def main(argv):
     if args["--status"]:
         home = homehost.home_host(area, s)
         return _status(area, s, not home or homehost.is_home(home))
-    homehost.home_host(area, s, claim=True)
     homehost.require_home(area, s, "mt-serve")
     if args["--stop"]:
         return _stop(area, s)
+    require_writable(area, LOG_DIR if args["--ensure"] else None)
+    homehost.home_host(area, s, claim=True)
+    homehost.require_home(area, s, "mt-serve")
     if args["--ensure"]:
         return _ensure(area, s, port, args["--bind"])
     return _serve(area, s, port, args["--bind"])
@@ -114,13 +119,29 @@ def _start_detached(area, port, bind):
     argv = [exe] if os.path.basename(exe) == "mt-serve" and os.access(exe, os.X_OK) \
         else [sys.executable, "-c", RUNNER]
     argv += ["--area", area.toppath, "--port", str(port)] + (["--bind", bind] if bind else [])
-    logdir = os.path.join(area.toppath, "logs")
+    logdir = os.path.join(area.toppath, LOG_DIR)
     os.makedirs(logdir, exist_ok=True)
     log = os.path.join(logdir, LOG_NAME)
     with open(log, "a") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True)
     return proc, log
+
+
+def require_writable(area, logdir=None):
+    """MtError naming the first of the area's directories that the server must write and
+    cannot (a read-only or full area): .mt (token, server.json every few seconds), and LOGDIR
+    for a background server's log. Checked before anything is claimed or started, so the
+    user gets this one line rather than an error from deep in the start."""
+    paths = [area.state_dir] + ([os.path.join(area.toppath, logdir)] if logdir else [])
+    for path in paths:
+        try:
+            os.makedirs(path, exist_ok=True)
+            tempfile.TemporaryFile(dir=path).close()
+        except OSError as err:
+            raise MtError(f"cannot write {path}: {err.strerror}",
+                          hint="mt-serve keeps .mt/token, .mt/server.json and logs/mt-serve.log "
+                               "in the area: make it writable there") from None
 
 
 def _status(area, s, home):
