@@ -1,16 +1,22 @@
-"""State updates per second through mt-serve against direct to SQLite, in the same run.
+"""State updates per second through mt-serve against direct to SQLite, in the same run; and
+what a burst of simultaneous clients costs, against the listen backlog mt-serve used to have.
 
-Usage: python bench/rpc.py [N] [M]
+Usage: python bench/rpc.py [N] [M] [--clients LIST] [--burst-only]
   N  in-process updates per mode (default 2000): direct (testops on one connection) and
      through mt-serve (one client, one kept-alive connection; then 4 clients in threads)
   M  whole `mt-test status` processes per route (default 100): direct on the home host, and
      through mt-serve as a test on another host does it
+  --clients LIST  burst sizes (default 100,200): that many client threads, released at once,
+     each connect and send one ping; first against the same server with socketserver's default
+     listen backlog of 5 (the baseline), then against mt-serve as installed
+  --burst-only    skip the update rates
 
 Uses the installed .venv/bin/mt-serve and mt-test (run `make` first). Each update is one
 `status` call: one transaction that sets state, status and comment. Absolute rates drift
 between machines; the ratios are what to judge.
 """
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -22,12 +28,20 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "lib"))
 BIN = os.path.join(REPO, ".venv", "bin")
 
-from megatest import db, rpc_client, testenv, testops  # noqa: E402
+from megatest import db, rpc_client, rpc_http, testenv, testops  # noqa: E402
 from megatest.area import Area  # noqa: E402
 
 DEFAULT_UPDATES = 2000
 DEFAULT_PROCESSES = 100
 THREADS = 4
+BURST_CLIENTS = (100, 200)
+BASELINE_BACKLOG = 5                # socketserver's default, mt-serve's backlog before issue 9
+SYN_RETRY = 0.9                     # s: a connect this slow waited for a dropped SYN's resend (1 s)
+CLIENT_TIMEOUT = 5.0                # s a burst client waits for its connection and reply
+BASELINE_SERVER = ("import sys; from megatest import rpc_http; "
+                   f"rpc_http.HTTPServer.request_queue_size = {BASELINE_BACKLOG}; "
+                   "from megatest.entry import run_command; "
+                   "sys.exit(run_command('serve', sys.argv[1:]))")
 ELSEWHERE = "elsewhere.invalid"     # MT_HOMEHOST that is not this host: mt-test uses mt-serve
 
 
@@ -110,22 +124,104 @@ def serve(environ, area, *args):
                           env=environ, capture_output=True, text=True, check=True)
 
 
+# ---------------------------------------------------------------- a burst of clients
+
+def burst(area, clients):
+    """(clients, failed, waited for a SYN resend, seconds) of CLIENTS threads released at once,
+    each connecting and sending one ping over its own connection."""
+    info = rpc_client.read_server(area.toppath)
+    where = (rpc_client.server_address(info), int(info["port"]))
+    headers = {rpc_client.TOKEN_HEADER: rpc_client.read_token(area.toppath)}
+    body = b'{"cmd": "ping", "params": {}}'
+    gate, outcomes = threading.Barrier(clients + 1), []
+
+    def client():
+        gate.wait()
+        start = time.perf_counter()
+        try:
+            conn = rpc_client.Connection(*where, timeout=CLIENT_TIMEOUT)
+            connected = time.perf_counter() - start
+            status = conn.post(rpc_client.API_PATH, body, headers)[0]
+            conn.close()
+            outcomes.append((status == 200, connected))
+        except (OSError, ValueError):
+            outcomes.append((False, time.perf_counter() - start))
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    gate.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - start
+    failed = sum(not ok for ok, _ in outcomes)
+    return clients, failed, sum(ok and connect >= SYN_RETRY for ok, connect in outcomes), seconds
+
+
+def baseline_bursts(environ, area, sizes):
+    """The bursts against this mt-serve with the old listen backlog, in the foreground."""
+    proc = subprocess.Popen([sys.executable, "-c", BASELINE_SERVER, "--area", area.toppath],
+                            env=dict(environ, PYTHONPATH=os.path.join(REPO, "lib")),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while (rpc_client.read_server(area.toppath) or {}).get("pid") != proc.pid:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                sys.exit("bench/rpc: the baseline server did not start")
+            time.sleep(0.05)
+        return [burst(area, n) for n in sizes]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def report_bursts(baseline, served):
+    print(f"simultaneous clients, one ping each over its own connection (client timeout "
+          f"{CLIENT_TIMEOUT:g} s; 'waited' = connect took >= {SYN_RETRY} s, a dropped SYN resent)")
+    print(f"{'listen backlog':<18}{'clients':>8}{'failed':>8}{'waited':>8}{'seconds':>9}"
+          f"{'ratio':>8}")
+    for name, rows in ((f"{BASELINE_BACKLOG} (baseline)", baseline),
+                       (f"{rpc_http.LISTEN_BACKLOG} (mt-serve)", served)):
+        for (clients, failed, waited, seconds), (_, _, _, base) in zip(rows, baseline):
+            print(f"{name:<18}{clients:>8}{failed:>8}{waited:>8}{seconds:>9.2f}"
+                  f"{seconds / base:>8.2f}")
+    return all(failed == 0 for _, failed, _, _ in served)
+
+
+# ---------------------------------------------------------------- main
+
+def parse_args(argv):
+    import argparse
+    parser = argparse.ArgumentParser(prog="bench/rpc.py")
+    parser.add_argument("updates", nargs="?", type=int, default=DEFAULT_UPDATES)
+    parser.add_argument("processes", nargs="?", type=int, default=DEFAULT_PROCESSES)
+    parser.add_argument("--clients", default=",".join(map(str, BURST_CLIENTS)))
+    parser.add_argument("--burst-only", action="store_true")
+    args = parser.parse_args(argv)
+    args.clients = [int(n) for n in args.clients.split(",")]
+    return args
+
+
 def main(argv):
-    updates = int(argv[0]) if argv else DEFAULT_UPDATES
-    processes = int(argv[1]) if len(argv) > 1 else DEFAULT_PROCESSES
+    args = parse_args(argv)
     if not os.access(os.path.join(BIN, "mt-serve"), os.X_OK):
         sys.exit("bench/rpc: run `make` first (needs .venv/bin/mt-serve and mt-test)")
     with tempfile.TemporaryDirectory(prefix="mt-bench-rpc-") as tmp:
         environ, area, ids = make_area(tmp)
         path = area.live_db_path(environ)
         os.environ["MT_TMPDIR"] = environ["MT_TMPDIR"]
+        baseline = baseline_bursts(environ, area, args.clients)
         serve(environ, area, "--ensure")
         try:
-            rows = measure(environ, area, path, ids, updates, processes)
+            served = [burst(area, n) for n in args.clients]
+            rows = None if args.burst_only else \
+                measure(environ, area, path, ids, args.updates, args.processes)
         finally:
             serve(environ, area, "--stop")
-    report(rows, updates, processes)
-    return 0
+    if rows:
+        report(rows, args.updates, args.processes)
+    return 0 if report_bursts(baseline, served) else 1
 
 
 def measure(environ, area, path, ids, updates, processes):

@@ -273,3 +273,50 @@ def test_stop_and_status_on_a_read_only_area_without_a_server(tmp_path, mt_env, 
         assert (out.returncode, out.stdout, out.stderr) == \
             (code, f"mt-serve: no server running for {made.area.toppath}\n", "")
 
+
+
+# ---------------------------------------------------------------- the client, facing something else
+
+@pytest.fixture
+def impostor(tmp_path, mt_env):
+    """An area whose server.json names a port where something that is not mt-serve answers
+    every request with REPLY (set by the test); (Served, set_reply)."""
+    import socketserver
+    made = Served(tmp_path / "area", mt_env)
+    reply = [b""]
+
+    class Answer(socketserver.BaseRequestHandler):
+        def handle(self):
+            self.request.recv(65536)
+            self.request.sendall(reply[0])
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Answer)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    os.makedirs(made.area.state_dir, exist_ok=True)
+    with open(rpc_client.token_file(str(made.area.toppath)), "w") as f:
+        f.write("0" * 64 + "\n")
+    with open(rpc_client.server_file(str(made.area.toppath)), "w") as f:
+        json.dump({"host": "localhost", "address": "127.0.0.1", "port": server.server_address[1],
+                   "pid": 1, "heartbeat": time.time()}, f)
+    yield made, lambda data: reply.__setitem__(0, data)
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("answer, code, message", [
+    (b"SSH-2.0-OpenSSH_9.2\r\n", 0, "mt-test: note: mt-serve is unreachable (127.0.0.1:"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]", 2,
+     "mt-test: error: mt-serve at 127.0.0.1:"),
+])
+def test_mt_test_facing_something_that_is_not_mt_serve_says_so(impostor, answer, code, message):
+    """Before: IndexError or AttributeError tracebacks in mt-test off the home host."""
+    made, set_reply = impostor
+    set_reply(answer)
+    test_id, rundir = made.add_test("t1")
+    out = subprocess.run(["mt-test", "status", "COMPLETED", "PASS"], capture_output=True,
+                         text=True, timeout=60, env=made.test_env(test_id, rundir, "t1",
+                                                                  patience="0.5"))
+    assert "Traceback" not in out.stderr
+    assert (out.returncode, out.stderr.splitlines()[0][:len(message)]) == (code, message), \
+        out.stderr

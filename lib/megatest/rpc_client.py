@@ -44,14 +44,18 @@ def token_file(toppath):
 
 
 def read_server(toppath):
-    """The published server.json of an area as a dict, or None when there is none (or half)."""
+    """The published server.json of an area as a dict, or None when there is none, or half,
+    or it does not say where to connect (a port, an address or host name)."""
     import json
     try:
         with open(server_file(toppath)) as f:
             info = json.load(f)
     except (OSError, ValueError):
         return None
-    return info if isinstance(info, dict) and info.get("port") else None
+    if not isinstance(info, dict) or type(info.get("port")) is not int or \
+            not 0 < info["port"] < 65536 or not isinstance(server_address(info), str):
+        return None
+    return info
 
 
 def read_token(toppath):
@@ -144,6 +148,8 @@ class Client:
         try:
             reply = json.loads(data)
         except ValueError:
+            reply = None
+        if not isinstance(reply, dict):         # not mt-serve's answer: say what came instead
             reply = {"error": data[:200].decode(errors="replace")}
         if status == 200 and reply.get("ok"):
             return reply.get("result")
@@ -178,7 +184,10 @@ class Connection:
         status_line = self.file.readline(self.MAX_LINE)
         if not status_line:
             raise ConnectionResetError("the server closed the connection")
-        status = int(status_line.split(None, 2)[1])
+        words = status_line.split(None, 2)
+        if len(words) < 2 or not words[0].startswith(b"HTTP/") or not words[1].isdigit():
+            raise ValueError(f"not an HTTP reply: {status_line[:80]!r} (is {self.host} mt-serve?)")
+        status = int(words[1])
         length, close = None, False
         while True:
             line = self.file.readline(self.MAX_LINE)
