@@ -34,7 +34,7 @@ database refuses in their journals; nothing is ABORTed or FAILed for it:
   $ export MT_TMPDIR=$CRAMTMP/full
   $ mkdir $MT_TMPDIR && mount -t tmpfs -o size=1m tmpfs $MT_TMPDIR
   $ mt-run --target a/b --runname full --testpatt d% --quiet > out; echo "exit $?"
-  mt-run: error: run a/b/full stopped (* running go on, * not started): the live database (MT_TMPDIR=*/full) refused a write at */full/mt-*/area-*/megatest.db: database or disk is full (glob)
+  mt-run: error: run a/b/full stopped (* still running, * not started): the live database (MT_TMPDIR=*/full) refused a write at */full/mt-*/area-*/megatest.db: database or disk is full (glob)
     try: free space there (or make it writable), then run the same mt-run again: it resumes the run and records what the tests kept in their journals
   exit 1
   $ mt-list runs --runname full | grep -c 'ABORT\|FAIL'

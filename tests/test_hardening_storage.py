@@ -161,10 +161,13 @@ def test_a_full_live_db_stops_the_run_resumably_and_a_rerun_finishes(tmp_path, m
     assert statuses <= {"PASS", "n/a"} and "n/a" in statuses
     assert not [p for p, text in logs_of(area).items() if "Traceback" in text]
     still_full = run(area, mt_env)
-    assert still_full.returncode == 2, still_full.stdout + still_full.stderr
-    assert still_full.stderr.startswith("mt-run: error: run a/b/r not started: the live database "
-                                        f"(MT_TMPDIR={livedir}) refused a write at "), still_full.stderr
-    assert "database or disk is full" in still_full.stderr.splitlines()[0]
+    # Registration may still find a free page (exit 1, 'stopped') or not (exit 2, 'not
+    # started'): either way one line names the full live db and nothing is lost.
+    first_line = still_full.stderr.splitlines()[0]
+    assert (still_full.returncode, first_line.split(":")[2].split("(")[0].strip()) in \
+        {(2, "run a/b/r not started"), (1, "run a/b/r stopped")}, still_full.stderr
+    assert f"the live database (MT_TMPDIR={livedir}) refused a write at " in first_line
+    assert "database or disk is full" in first_line and "Traceback" not in still_full.stderr
 
     subprocess.run(["mount", "-o", "remount,size=20m", livedir], check=True)
     second = run(area, mt_env)

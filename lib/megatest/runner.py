@@ -295,7 +295,7 @@ class Runner:
             pass
         waiting = sum(1 for k in self.counted()
                       if states.is_pending(self.recs[k]["state"], self.recs[k]["status"]))
-        return f"stopped ({len(self.running)} running go on, {waiting} not started)"
+        return f"stopped ({len(self.running)} still running, {waiting} not started)"
 
     def _later(self, action):
         """Run action once what is being written is committed (now, outside a transaction):
