@@ -51,13 +51,13 @@ as it finishes, then a summary; exit 0 means every test is clean.
 mt-list runs: the default text table, one line per record, sorted by test then item:
 
   $ mt-list runs
-  x86/linux/r1  completed  PASS  (run-id 1, 4 records)
+  x86/linux/r1  completed  PASS  (run-id 1, 4 records: 3 tests and items, 1 toplevel)
     hello  +COMPLETED +PASS +\d+\.\ds (re)
     pair  +COMPLETED +PASS +\d+\.\ds (re)
     pair/large  +COMPLETED +PASS +\d+\.\ds (re)
     pair/small  +COMPLETED +PASS +\d+\.\ds (re)
   $ mt-list runs --testpatt 'pair/%' --runname 'r%' --target 'x86/%'
-  x86/linux/r1  completed  PASS  (run-id 1, 3 records)
+  x86/linux/r1  completed  PASS  (run-id 1, 3 records: 2 tests and items, 1 toplevel)
     pair  +COMPLETED +PASS +\d+\.\ds (re)
     pair/large  +COMPLETED +PASS +\d+\.\ds (re)
     pair/small  +COMPLETED +PASS +\d+\.\ds (re)
@@ -105,8 +105,8 @@ Running the same command again resumes the run: finished tests are kept, nothing
   1
 
 The run's files: run directories on the disk, links in the link tree, the wrapper's record
-in .mt-steps (its pid, each step's start and end, its exit), the test's environment in
-megatest.sh, and the shared copy of the database.
+in .mt-steps (its pid and start time, each step's start and end, its exit code
+and time), the test's environment in megatest.sh, and the shared copy of the database.
 
   $ ls runs-disk/x86/linux/r1 lt/x86/linux/r1/pair
   lt/x86/linux/r1/pair:
@@ -118,13 +118,13 @@ megatest.sh, and the shared copy of the database.
   pair
   $ readlink lt/x86/linux/r1/hello
   */area/runs-disk/x86/linux/r1/hello (glob)
-  $ sed 's/[0-9.]*$/N/' lt/x86/linux/r1/hello/.mt-steps
-  pid N
+  $ sed 's/[0-9.]*$/N/; s/^pid [0-9]*/pid P/' lt/x86/linux/r1/hello/.mt-steps
+  pid P N
   start greet N
   end greet 0 step N
   start flags N
   end flags 0 step N
-  exit N
+  exit 0 N
   $ grep -E '^export (MT_TARGET|MT_TEST_NAME|FLAGS)=' lt/x86/linux/r1/hello/megatest.sh
   export FLAGS="-O2 -m64"
   export MT_TARGET="x86/linux"

@@ -99,7 +99,7 @@ mode itemwait: down/N waits only on up/N; up/2 fails, so only down/2 is blocked:
     NOT_STARTED/PREQ_FAIL  down/2 (upstream up/2 failed)
     COMPLETED/FAIL  up/2 (failed at step s1)  log: */area/lt/a/b/r/up/2/s1.log (glob)
   $ mt-list runs
-  a/b/r  completed  PREQ_DISCARDED  (run-id 1, 21 records)
+  a/b/r  completed  PREQ_DISCARDED  (run-id 1, 21 records: 17 tests and items, 4 toplevels)
     aggregate +COMPLETED +PASS +\d+\.\ds (re)
     bad +COMPLETED +FAIL +\d+\.\ds +failed at step s1 (re)
     blocked +NOT_STARTED PREQ_FAIL +\d+\.\ds +upstream bad failed (re)
@@ -138,7 +138,7 @@ down/3 brings in up/3 only (itemwait maps item to item):
   $ mt-run --target a/b --runname r2 --testpatt down/3 --quiet > out; echo "exit $?"
   exit 0
   $ mt-list runs --runname r2
-  a/b/r2  completed  PASS  (run-id 2, 4 records)
+  a/b/r2  completed  PASS  (run-id 2, 4 records: 2 tests and items, 2 toplevels)
     down +COMPLETED +PASS +\d+\.\ds (re)
     down/3 +COMPLETED +PASS +\d+\.\ds (re)
     up +COMPLETED +PASS +\d+\.\ds (re)

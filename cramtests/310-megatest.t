@@ -51,11 +51,11 @@ does (a Makefile chaining runs goes on):
 Changes by hand: records' state and status (locked runs are skipped), then removal.
 
   $ megatest -set-state-status COMPLETED,WAIVED -target x86/linux -runname r1 -testpatt report
-  x86/linux/r1: 1 record(s) set to COMPLETED/WAIVED
+  x86/linux/r1: 1 record set to COMPLETED/WAIVED
   $ megatest -list-runs r1 -status WAIVED | grep -c 'Test: report .*Status: WAIVED'
   1
   $ megatest -remove-runs -target x86/linux -runname r1 -testpatt hello
-  x86/linux/r1: removed 1 record(s)
+  x86/linux/r1: removed 1 record
 
 Any switch this megatest does not know is refused by name; one that changes nothing
 here says so once:

@@ -41,10 +41,10 @@ Options are checked before --dry-run does anything:
 mt-list and mt-clean read a target pattern the same way (missing parts are free):
 
   $ mt-list runs --target a
-  a/b/r1  completed  PASS  (run-id 1, 1 records)
+  a/b/r1  completed  PASS  (run-id 1, 1 record)
     build                 COMPLETED   PASS               *s (glob)
   $ mt-clean --target a --runname r1
-  a/b/r1: removed 1 record(s)
+  a/b/r1: removed 1 record
 
 --area takes a file of the area too:
 

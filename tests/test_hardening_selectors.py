@@ -133,7 +133,7 @@ def test_clean_and_list_share_the_target_rule(make_area, mt_env):
     assert [r["target"] for r in runs_json(area, mt_env, "--target", "a")] == ["a/b"]
     out = mt("clean", "--area", area, "--target", "a", "--runname", "r", env=mt_env)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[0] == "a/b/r: removed 1 record(s)"
+    assert out.stdout.splitlines()[0] == "a/b/r: removed 1 record"
     assert runs_json(area, mt_env, "--target", "a") == []       # the run is gone
 
 

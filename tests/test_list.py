@@ -362,11 +362,11 @@ def test_config_json_resolves_megatest_config_and_the_targets_runconfig(ran):
     assert dump["target"] == "a/b"
     assert dump["config"]["fields"] == {"arch": "TEXT", "os": "TEXT"}
     assert dump["config"]["setup"]["linktree"] == str(top / "lt")        # helper expanded
-    assert dump["runconfig"] == {"X": "1", "W": "1-w", "Y": "2", "Z": "9"}
+    assert dump["runconfig"] == {"X": "1", "W": "$X-w", "Y": "2", "Z": "9"}
     other = json.loads(listed("config", "--area", top, "--target", "c/d", "--json", env=env))
-    assert other["runconfig"] == {"X": "1", "W": "1-w", "Y": "3"}
+    assert other["runconfig"] == {"X": "1", "W": "$X-w", "Y": "3"}
     default = json.loads(listed("config", "--area", top, "--json", env=env))
-    assert (default["target"], default["runconfig"]) == (None, {"X": "1", "W": "1-w"})
+    assert (default["target"], default["runconfig"]) == (None, {"X": "1", "W": "$X-w"})
 
 
 def test_config_text_is_ini_that_reads_back(ran, tmp_path):

@@ -283,7 +283,7 @@ def test_test_paths_inside_a_test_default_to_its_target_and_run(ran):
 def test_remove_runs(small):
     top, env = small
     out = ok("-remove-runs", "-target", "a/b", "-runname", "r", "-testpatt", "fails", env=env, cwd=top)
-    assert "a/b/r: removed 1 record(s)" in out.stdout
+    assert "a/b/r: removed 1 record" in out.stdout
     assert set(records(top, env)) == {"pass1"}
     assert not (top / "lt" / "a" / "b" / "r" / "fails").exists()
     assert "not supported here" in refused("-remove-runs", "-target", "a/b", "-runname", "r",
@@ -298,7 +298,7 @@ def test_set_state_status_with_filters_and_triggers(small):
     spec.write_text(f"# mt triggers v1\nCOMPLETED/WAIVED\techo fired >> {trigger}\n")
     out = ok("-set-state-status", "COMPLETED,WAIVED", "-target", "a/b", "-runname", "r",
              "-testpatt", "%", "-status", "PASS", env=env, cwd=top)
-    assert "a/b/r: 1 record(s) set to COMPLETED/WAIVED" in out.stdout
+    assert "a/b/r: 1 record set to COMPLETED/WAIVED" in out.stdout
     got = records(top, env)
     assert (got["pass1"]["status"], got["fails"]["status"]) == ("WAIVED", "FAIL")
     deadline = time.time() + 10

@@ -95,7 +95,8 @@ def parse_hms(text, where=None, warn=None):
 
 
 def eval_env_section(pairs, environ, cwd=None):
-    """Evaluate each value as the arguments of `echo` in ONE bash, exporting each result before the next line."""
+    """Each value becomes the first line of `echo VALUE` run by the shell, exported before the
+    next value is read (Megatest's config:eval-string-in-environment); one bash for all."""
     pairs = list(pairs.items()) if isinstance(pairs, dict) else list(pairs)
     if not pairs:
         return {}
@@ -104,7 +105,8 @@ def eval_env_section(pairs, environ, cwd=None):
         if not _IDENTIFIER.match(key):
             raise MtError(f"invalid environment variable name {key!r}")
         lines.append(f"__mt_v={shlex.quote(value)}")
-        lines.append(f'export {key}="$(eval "echo $__mt_v")"')
+        lines.append('__mt_r="$(eval "echo $__mt_v")"')
+        lines.append(f"export {key}=\"${{__mt_r%%$'\\n'*}}\"")
         lines.append(f"printf '%s\\0' \"${key}\"")
     proc = subprocess.run(["bash", "-c", "\n".join(lines)], env=dict(environ), cwd=cwd,
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)

@@ -45,7 +45,9 @@ def _checker_data(conn, test_id, rundir, name):
 def final_fields(conn, row, p, now, killed_status=None, kill_comment=""):
     """(fields to set, only_states) for a record whose wrapper is gone; p is its Progress or
     None. None when the record keeps what the test itself set."""
-    duration = round(now - (row["event_time"] or now), 3)
+    duration = p.duration() if p is not None else None
+    if duration is None:                 # no end of its own: as long as it was seen running
+        duration = round(now - (row["event_time"] or now), 3)
     if killed_status:
         return dict(state="KILLED", status=killed_status, comment=kill_comment or "killed",
                     run_duration=duration), None

@@ -13,6 +13,14 @@ class Progress:
     runscript_rc: int = None
     exit_code: int = None                           # None: the wrapper has not finished
     pid: int = None
+    started: float = None                           # the wrapper's own start and end times
+    ended: float = None
+
+    def duration(self):
+        """Seconds the wrapper ran by its own clock; None for a wrapper of an older format."""
+        if self.started is None or self.ended is None:
+            return None
+        return round(max(0.0, self.ended - self.started), 3)
 
     def step_status(self, rc, kind):
         if kind == "nochecker":
@@ -55,10 +63,16 @@ def read_progress(rundir):
                 p.runscript_rc = int(parts[1])
             elif parts[0] == "exit":
                 p.exit_code = int(parts[1])
+                p.ended = _time(parts, 2)
             elif parts[0] == "pid":
                 # a wrapper starts its record with its pid: a second one (a requeued
                 # scheduler job running the test again) starts a new attempt
-                p = Progress(pid=int(parts[1]))
+                p = Progress(pid=int(parts[1]), started=_time(parts, 2))
         except (IndexError, ValueError):
             continue
     return p
+
+
+def _time(parts, i):
+    """The optional time field i ($EPOCHREALTIME); None when absent (an older wrapper)."""
+    return float(parts[i].replace(",", ".")) if len(parts) > i else None

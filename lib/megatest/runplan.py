@@ -30,9 +30,11 @@ class RunPlan:
     late_elements: list = field(default_factory=list)   # ... that only run-time items may satisfy
 
 
-def make_plan(area, target, runname, testpatt=None, environ=None, warn=None, prog="mt-run"):
+def make_plan(area, target, runname, testpatt=None, environ=None, warn=None, prog="mt-run",
+              evaluate=True):
     """The plan of one run, every input checked. PROG names the front end (mt-run, megatest)
-    whose spelling of the options the messages use."""
+    whose spelling of the options the messages use. evaluate=False (a dry run) keeps the
+    runconfig values as written: like Megatest's -show-runconfig, it runs none of them."""
     from megatest import settings as settings_mod
     from megatest.config import read_runconfig, eval_env_section
     from megatest import testdefs, waiton
@@ -47,7 +49,7 @@ def make_plan(area, target, runname, testpatt=None, environ=None, warn=None, pro
         warn(f"warning: {area.runconfig_path} not found: no per-target variables")
     raw = read_runconfig(area.runconfig_path, target, toppath=area.toppath, environ=env, warn=warn) \
         if os.path.exists(area.runconfig_path) else {}
-    runconfig = eval_env_section(list(raw.items()), env)
+    runconfig = eval_env_section(list(raw.items()), env) if evaluate else dict(raw)
     env.update(runconfig)
     env.update(settings.env_override_values)    # [env-override] wins over the runconfig (§11.2)
     user_patt = testpatt if testpatt not in (None, "") else None

@@ -28,6 +28,7 @@ Exit status: 0 done, 1 something could not be stopped, 2 usage or config error.
 import sys
 
 from megatest.cli import parse
+from megatest.commands.words import plural
 
 
 def main(argv):
@@ -57,10 +58,10 @@ def main(argv):
         if args["--kill"]:
             n = clean.request_kill(conn, run, testpatt, host)
             if n and not clean.wait_stopped(conn, run["id"], testpatt):
-                print(f"{name}: {n} test(s) asked to stop, some still running")
+                print(f"{name}: {plural(n, 'test')} asked to stop, some still running")
                 code = 1
             else:
-                print(f"{name}: {n} test(s) stopped")
+                print(f"{name}: {plural(n, 'test')} stopped")
             continue
         if run["locked"]:
             print(f"{name}: locked, skipped (mt-clean --unlock to allow removal)")
@@ -72,7 +73,7 @@ def main(argv):
             code = 1
             continue
         n = clean.remove(conn, run, testpatt, keep_dirs=args["--keep-dirs"])
-        print(f"{name}: removed {n} record(s)")
+        print(f"{name}: removed {plural(n, 'record')}")
     _sync_now(area, settings)
     return code
 

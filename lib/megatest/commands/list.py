@@ -16,7 +16,7 @@ Commands:
            templates are not targets).
   tests    the tests defined in the area: name, directory, waitons, item variables.
   config   megatest.config as resolved (includes, templates and #{...} helpers done), then
-           the runconfig variables of TARGET (shell-evaluated as a test sees them), or of
+           the runconfig variables of TARGET (as written, not run by the shell), or of
            [default] when no target is given.
 
 Options:
@@ -51,6 +51,7 @@ import os
 import sys
 
 from megatest.cli import parse
+from megatest.commands.words import counted_records, plural, tests_and_items
 
 # Megatest's -list-runs text (cli.md, behaviour.md §15). The run line is the one cli.md fixes;
 # Megatest 1.60-1.65 really print `Run: T/R <key>: v ... id: N runname: R state: S ...` (its
@@ -192,8 +193,12 @@ def _print_run(sel):
     run, tests = sel["run"], sel["tests"]
     names = [_name(t, "/") for t in tests]
     width = max([len(n) for n in names] + [20])
+    counted = len(counted_records(tests))
+    count = plural(len(tests), "record")
+    if counted != len(tests):          # say which records a summary of the run counts
+        count += f": {tests_and_items(counted)}, {plural(len(tests) - counted, 'toplevel')}"
     print(f"{run['target']}/{run['runname']}  {run['state']}  {run['rollup_status']}  "
-          f"(run-id {run['id']}, {len(tests)} records)")
+          f"(run-id {run['id']}, {count})")
     for name, t in zip(names, tests):
         line = f"  {name:<{width}}  {t['state']:<11} {t['status']:<14} {t['run_duration'] or 0:7.1f}s"
         job = f"  job {t['job_id']}" if t["job_id"] else ""
@@ -345,8 +350,9 @@ def _config(area, target, as_json):
 
 
 def resolved_runconfig(area, settings, target):
-    """The runconfig variables of target (or of [default]) after shell evaluation, as mt-run sees them."""
-    from megatest.config import eval_env_section, read_runconfig
+    """The runconfig variables of target (or of [default]) as read: helpers and [system] lines
+    expanded, values not run through the shell (Megatest's -show-runconfig runs none)."""
+    from megatest.config import read_runconfig
     from megatest.settings import key_environ, split_target
     if not os.path.isfile(area.runconfig_path):
         return {}
@@ -355,7 +361,7 @@ def resolved_runconfig(area, settings, target):
         env.update(key_environ(settings.keys, split_target(target, settings.keys)), MT_TARGET=target)
     raw = read_runconfig(area.runconfig_path, target or "default", toppath=area.toppath,
                          environ=env, warn=_warn)
-    return eval_env_section(list(raw.items()), env)
+    return raw
 
 
 def ini_text(sections):

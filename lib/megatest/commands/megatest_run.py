@@ -12,6 +12,7 @@ import sys
 
 import megatest
 from megatest.commands.megatest import note_unused, usage_line
+from megatest.commands.words import plural
 from megatest.commands.megatest_setup import create_area, create_test, env2file, server, servers
 from megatest.errors import MtError, UsageError
 
@@ -229,7 +230,7 @@ def _show_config(opts):
 
 
 def _show_runconfig(opts):
-    """-show-runconfig: the runconfig variables of the target as a test sees them (mt-list
+    """-show-runconfig: the runconfig variables of the target as written, not run by the shell (mt-list
     config); -section S -var V looks in [S] (S as a target), else in [default]."""
     from megatest.commands.list import resolved_runconfig
     mode = _dumpmode(opts, "-show-runconfig", ("ini", "json"))
@@ -327,7 +328,7 @@ def _set_state_status(opts):
                 print(f"{label}: locked, skipped (megatest -unlock to allow changes)")
                 continue
             _fire(changed)
-            print(f"{label}: {len(changed)} record(s) set to {state}/{status}")
+            print(f"{label}: {plural(len(changed), 'record')} set to {state}/{status}")
         if not runs:
             print(f"megatest: no run matches -target {target} -runname {runname}")
     finally:

@@ -32,6 +32,7 @@ import sys
 import time
 
 from megatest.cli import int_option, option_name, parse, unknown_value_warnings
+from megatest.commands.words import plural, tests_and_items
 from megatest.errors import MtError, UsageError
 
 
@@ -47,7 +48,7 @@ def main(argv, prog="mt-run"):
     area = find_area(args["--area"])
     warn = _stderr_line
     plan = runplan.make_plan(area, args["--target"], args["--runname"], args["--testpatt"],
-                             warn=warn, prog=prog)
+                             warn=warn, prog=prog, evaluate=not args["--dry-run"])
     for message in _unknown_statuses(plan.settings, args["--rerun"], prog):
         warn(message)
     if args["--no-wait"]:
@@ -290,8 +291,7 @@ def _summary(runner, plan, show, interrupted):
     total = sum(counts.values())
     elapsed = time.time() - show.started
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-    noun = "test or item" if total == 1 else "tests and items"
-    out.write(f"run {plan.target}/{plan.runname}: {total} {noun} in {elapsed:.1f}s"
+    out.write(f"run {plan.target}/{plan.runname}: {tests_and_items(total)} in {elapsed:.1f}s"
               f"{': ' + summary if summary else ''}\n")
     for r in runner.failures():
         name = r["testname"] + (f"/{r['item_path']}" if r["item_path"] else "")
@@ -302,7 +302,7 @@ def _summary(runner, plan, show, interrupted):
         out.write(f"  {r['state']}/{r['status']}  {name}{note}{'  log: ' + log if log else ''}\n")
     if interrupted:
         still = runner.still_running()
-        out.write(f"mt-run interrupted: {len(still)} test(s) still running; they continue.\n")
+        out.write(f"mt-run interrupted: {plural(len(still), 'test')} still running; they continue.\n")
         pids = " ".join(f"-{r.pid}" for r in still if r.pid)   # 0: not forked yet (never -0)
         if pids:
             out.write(f"  to stop them: kill -TERM -- {pids}\n")

@@ -25,6 +25,7 @@ import sys
 import time
 
 from megatest.cli import parse
+from megatest.commands.words import plural
 from megatest.errors import UsageError
 
 
@@ -73,7 +74,7 @@ def _seconds(text, name):
 
 def _report(result):
     kind = "full copy" if result.full else "changes"
-    print(f"{time.strftime('%H:%M:%S')} {kind}: {result.rows} rows, mark {result.mark}, "
+    print(f"{time.strftime('%H:%M:%S')} {kind}: {plural(result.rows, 'row')}, mark {result.mark}, "
           f"{result.seconds * 1000:.0f} ms", flush=True)
 
 

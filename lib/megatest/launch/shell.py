@@ -28,11 +28,11 @@ _SERVER = r'''cd / || exit 1
 set -m
 trap '' PIPE
 ''' + direct.FUNCTIONS + r'''
-finish() { printf 'exit %s\n' "$1" >&3; trap '' PIPE; printf 'done %s %s\n' "$MT_JOB" "$1" >&4 2>/dev/null; exit 0; }
+finish() { printf 'exit %s %s\n' "$1" "$EPOCHREALTIME" >&3; trap '' PIPE; printf 'done %s %s\n' "$MT_JOB" "$1" >&4 2>/dev/null; exit 0; }
 mt_job() {
   { trap - PIPE; MT_JOB=$1; eval "$3"; PATH="$PATH:."
     cd "$2" && exec 3>>.mt-steps || { printf 'done %s 97\n' "$1" >&4; exit 97; }
-    printf 'pid %s\n' "$BASHPID" >&3
+    printf 'pid %s %s\n' "$BASHPID" "$EPOCHREALTIME" >&3
     "$4"
   } < /dev/null 5<&- &
   printf 'pid %s %s\n' "$1" "$!" >&4
