@@ -322,7 +322,7 @@ def test_killed_runner_resumes_without_running_twice(make_area, mt_env, tmp_path
 
 
 def test_dead_test_is_detected(make_area, mt_env):
-    area = make_area({"d": "[ezsteps]\ns1 kill -9 $(sed -n 's/^pid //p' .mt-steps); sleep 5\n",
+    area = make_area({"d": "[ezsteps]\ns1 kill -9 $(sed -n 's/^pid \\([0-9]*\\).*/\\1/p' .mt-steps); sleep 5\n",
                       "after": "[requirements]\nwaiton d\n[ezsteps]\ns1 true\n"})
     out = run(area, mt_env)
     assert out.returncode == 1

@@ -1,0 +1,124 @@
+"""Issue 9 §5, honest records and words: what a runconfig value runs and when, durations
+after a resume, and counts that say what they count. Each test failed before its fix."""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+from conftest import BIN, mt, records
+
+# Each value runs shell syntax; a marker file says it ran. As Megatest, the value is the
+# first line of `echo VALUE`.
+RUNCONFIG = """\
+[default]
+SEMI one; touch {m}/semi
+AND two && touch {m}/and
+SUBST three$(touch {m}/subst)
+TICKS four`touch {m}/ticks`
+LINES "$(printf 'first\\nsecond')"
+REF $SEMI-ref
+"""
+MARKERS = {"semi", "and", "subst", "ticks"}
+RAW = {"SEMI": "one; touch {m}/semi", "AND": "two && touch {m}/and",
+       "SUBST": "three$(touch {m}/subst)", "TICKS": "four`touch {m}/ticks`",
+       "LINES": "\"$(printf 'first\\nsecond')\"", "REF": "$SEMI-ref"}
+
+
+def runconfig_area(make_area, tmp_path):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    dump = ("[ezsteps]\ns env | grep -E '^(SEMI|AND|SUBST|TICKS|LINES|REF)=' | sort > vars.txt; "
+            "printf %s \"$LINES\" > lines.txt\n")
+    area = make_area({"t": dump}, runconfigs=RUNCONFIG.format(m=marks))
+    return area, marks
+
+
+def ran(marks):
+    return {p.name for p in marks.iterdir()}
+
+
+def test_looking_at_the_runconfig_runs_none_of_it(make_area, mt_env, tmp_path):
+    """mt-list config, megatest -show-runconfig and mt-run --dry-run show the values as
+    written and run nothing (Megatest's -show-runconfig does not evaluate them)."""
+    area, marks = runconfig_area(make_area, tmp_path)
+    raw = {k: v.format(m=marks) for k, v in RAW.items()}
+    out = mt("list", "config", "--area", area, "--target", "a/b", "--json", env=mt_env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["runconfig"] == raw
+    show = subprocess.run([str(BIN / "megatest"), "-show-runconfig", "-target", "a/b",
+                           "-dumpmode", "json"], cwd=area, env=mt_env, capture_output=True,
+                          text=True, timeout=60)
+    assert show.returncode == 0, show.stderr
+    assert "one; touch" in show.stdout
+    dry = mt("run", "--area", area, "--target", "a/b", "--runname", "r", "--dry-run", env=mt_env)
+    assert dry.returncode == 0, dry.stderr
+    assert ran(marks) == set()
+
+
+def test_a_run_expands_each_value_as_megatest_does(make_area, mt_env, tmp_path):
+    """At run time each value is `echo VALUE` through the shell, first line kept: its
+    commands run (as in Megatest) and a later value sees an earlier one."""
+    area, marks = runconfig_area(make_area, tmp_path)
+    out = mt("run", "--area", area, "--target", "a/b", "--runname", "r", "--quiet", env=mt_env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert ran(marks) == MARKERS
+    seen = (area / "disk0/a/b/r/t/vars.txt").read_text().splitlines()
+    assert seen == ["AND=two", "LINES=first", "REF=one-ref", "SEMI=one", "SUBST=three",
+                    "TICKS=four"]
+    assert (area / "disk0/a/b/r/t/lines.txt").read_text() == "first"
+
+
+def test_a_resumed_record_keeps_its_own_duration(make_area, mt_env):
+    """The runner dies while the test runs; the test ends, and the runner resumed seconds
+    later records how long the test ran, not how long until it was noticed."""
+    area = make_area({"t": "[ezsteps]\ns sleep 1\n"})
+    steps = area / "disk0/a/b/r/t/.mt-steps"
+    cmd = [str(BIN / "mt-run"), "--area", str(area), "--target", "a/b", "--runname", "r",
+           "--quiet"]
+    runner = subprocess.Popen(cmd, env=mt_env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_for(lambda: steps.exists() and "start s " in steps.read_text())
+    os.killpg(runner.pid, signal.SIGKILL)          # the wrapper lives in its own session
+    runner.wait()
+    wait_for(lambda: "\nexit " in steps.read_text())
+    time.sleep(3)                                  # nobody notices for a while
+    out = subprocess.run(cmd, env=mt_env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    rec = records(area, mt_env)["t"]
+    assert (rec["state"], rec["status"]) == ("COMPLETED", "PASS")
+    assert 0.9 <= rec["run_duration"] < 2.5, rec["run_duration"]
+
+
+def wait_for(condition, seconds=20):
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_the_summary_and_the_listing_count_the_same_records(make_area, mt_env):
+    """mt-run's summary counts tests and items; mt-list's header counts every record and
+    says how many of them are those tests and items."""
+    area = make_area({"up": "[ezsteps]\ns false\n",
+                      "down": "[requirements]\nwaiton up\n\n[items]\nV 1 2 3\n\n"
+                              "[ezsteps]\ns echo $V\n"})
+    out = mt("run", "--area", area, "--target", "a/b", "--runname", "r", "--quiet", env=mt_env)
+    assert out.returncode == 1
+    assert re.search(r"^run a/b/r: 4 tests and items in [0-9.]+s: 1 FAIL, 3 PREQ_FAIL$",
+                     out.stdout, re.M), out.stdout
+    assert len([line for line in out.stdout.splitlines() if line.startswith("  ")]) == 4
+    listed = mt("list", "runs", "--area", area, env=mt_env).stdout.splitlines()
+    assert listed[0].endswith("(run-id 1, 5 records: 4 tests and items, 1 toplevel)")
+    assert len(listed) == 1 + 5
+
+
+def test_counts_of_one_are_singular(make_area, mt_env):
+    area = make_area({"t": "[ezsteps]\ns true\n"})
+    out = mt("run", "--area", area, "--target", "a/b", "--runname", "r", "--quiet", env=mt_env)
+    assert "run a/b/r: 1 test or item in " in out.stdout
+    listed = mt("list", "runs", "--area", area, env=mt_env).stdout
+    assert listed.splitlines()[0].endswith("(run-id 1, 1 record)")
+    cleaned = mt("clean", "--area", area, "--target", "a/b", "--runname", "r", env=mt_env)
+    assert cleaned.stdout.splitlines()[0] == "a/b/r: removed 1 record", cleaned.stdout
