@@ -122,3 +122,29 @@ def test_counts_of_one_are_singular(make_area, mt_env):
     assert listed.splitlines()[0].endswith("(run-id 1, 1 record)")
     cleaned = mt("clean", "--area", area, "--target", "a/b", "--runname", "r", env=mt_env)
     assert cleaned.stdout.splitlines()[0] == "a/b/r: removed 1 record", cleaned.stdout
+
+
+def test_a_bad_journal_entry_is_dropped_with_a_warning(make_area, mt_env):
+    """A journal is a file: an entry that is not a valid call (an id beyond SQLite's range,
+    an unknown call) is dropped with one warning naming the journal; the good one lands."""
+    bad_id = '{"cmd": "status", "params": {"test": {"id": 1e23}, "state": "COMPLETED", "status": "FAIL"}}'
+    unknown = '{"cmd": "nosuch", "params": {}}'
+    good = ('{"cmd": "comment", "params": {"test": {"target": "a/b", "runname": "r", '
+            '"testname": "t"}, "comment": "from the journal"}}')
+    area = make_area({"t": "[setup]\nrunscript main.sh\n"})
+    script = area / "tests/t/main.sh"
+    script.write_text("#!/bin/sh\nmkdir -p .mt\n" + "".join(
+        f"echo '{line}' >> .mt/journal\n" for line in (bad_id, unknown, good)))
+    script.chmod(0o755)
+    out = mt("run", "--area", area, "--target", "a/b", "--runname", "r", "--quiet", env=mt_env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+    journal = area / "disk0/a/b/r/t/.mt/journal"
+    warnings = [line for line in out.stderr.splitlines() if "dropped" in line]
+    assert len(warnings) == 2, out.stderr
+    assert warnings[0].startswith(f"mt-run: warning: {journal}: dropped status: malformed "
+                                  "journal entry: ")
+    assert "'test.id'" in warnings[0] and "nosuch" in warnings[1]
+    rec = records(area, mt_env)["t"]
+    assert (rec["status"], rec["comment"]) == ("PASS", "from the journal")
+    assert not journal.exists()

@@ -255,7 +255,7 @@ class Server:
         if rows:
             self.service.last_activity = time.monotonic()
         for directory in {r["shortdir"] for r in rows if r["shortdir"]}:
-            delivered = testops.deliver_journal(conn, directory)
+            delivered = testops.deliver_journal(conn, directory, warn=log.warning)
             if delivered:
                 log.info("journal delivered=%d dir=%s", delivered, directory)
         sweeper.sweep_once(conn, self.host, self.settings.deadtime)

@@ -265,7 +265,7 @@ class Runner:
             if kept is None:
                 return
             self.given_back.append((rundir, kept))
-        testops.deliver_journal(self.conn, rundir, self.plan.env)
+        testops.deliver_journal(self.conn, rundir, self.plan.env, warn=self.say)
 
     @contextmanager
     def _refused_storage(self, started=True):

@@ -249,25 +249,33 @@ def execute_here(conn, cmd, params, where, rundir, environ=None):
                     f"in {rpc_client.journal_path(rundir)} and delivered once it can be written"}
 
 
-def deliver_journal(conn, rundir, environ=None):
+def deliver_journal(conn, rundir, environ=None, warn=None):
     """Apply the undelivered calls kept in RUNDIR's journal to CONN, in order, firing the
-    triggers they cause; returns the number applied. The runner calls this when a test on
+    triggers they cause; returns the number applied; WARN(text) hears of each entry dropped. The runner calls this when a test on
     another host ends, and mt-serve for running tests when it starts and every sweep."""
     if not os.path.exists(os.path.join(rundir, JOURNAL)):
         return 0
-    from megatest import rpc_client, triggers
+    from megatest import rpc_client, rpc_params, triggers
 
     def deliver(cmd, params):
+        """One call, checked as mt-serve checks a request: the journal is a file anyone
+        may have edited, and a bad entry is dropped with its reason, never a traceback."""
         try:
+            if cmd not in rpc_params.PARAMS or not isinstance(params, dict):
+                raise ValueError(f"{cmd!r} with params {type(params).__name__}")
+            rpc_params.check(cmd, params)
             outcome = execute(conn, cmd, params)
-        except (KeyError, TypeError, ValueError) as err:
-            raise MtError(f"malformed journal entry: {err!r}") from None
+        except (KeyError, TypeError, ValueError, OverflowError) as err:
+            raise MtError(f"malformed journal entry: {err}") from None
         if outcome.get("fire"):
             triggers.fire(rundir or outcome["rundir"], outcome["id"], outcome["state"],
                           outcome["status"], os.environ if environ is None else environ)
         return outcome
 
-    return rpc_client.replay_journal(rundir, deliver).delivered
+    replay = rpc_client.replay_journal(rundir, deliver)
+    for error in replay.errors if warn else ():
+        warn(f"warning: {rpc_client.journal_path(rundir)}: dropped {error}")
+    return replay.delivered
 
 
 def journal_text(rundir):
