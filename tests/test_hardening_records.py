@@ -148,3 +148,22 @@ def test_a_bad_journal_entry_is_dropped_with_a_warning(make_area, mt_env):
     rec = records(area, mt_env)["t"]
     assert (rec["status"], rec["comment"]) == ("PASS", "from the journal")
     assert not journal.exists()
+
+
+def test_a_live_db_that_cannot_be_opened_sends_the_call_to_the_journal(tmp_path):
+    """mt-test's route: when the live db cannot even be opened (SQLITE_CANTOPEN here: the
+    path is a directory), the call is kept in the test's journal with a note, not lost."""
+    from megatest import rpc_client, testroute
+    from megatest.testenv import TestIdentity
+    unopenable = tmp_path / "megatest.db"
+    unopenable.mkdir()
+    rundir = tmp_path / "rundir"
+    rundir.mkdir()
+    ident = TestIdentity(str(tmp_path), "a/b", "r", "t", "", str(unopenable), 1, 1, str(rundir))
+    said = []
+    record = testroute.TestRecord(ident, {}, say=said.append)
+    outcome = record.call("status", state="COMPLETED", status="PASS", comment="")
+    assert outcome["journaled"] and outcome["code"] == 0
+    assert said and said[0].startswith("note: the live database ") and "status kept in" in said[0]
+    kept = [json.loads(line) for line in open(rpc_client.journal_path(str(rundir)))]
+    assert [(k["cmd"], k["params"]["status"]) for k in kept] == [("status", "PASS")]

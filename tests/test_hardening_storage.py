@@ -219,6 +219,7 @@ def test_a_delivery_rolled_back_gives_the_journal_back(tmp_path):
                                                         "state": "COMPLETED", "status": "PASS"})
     runner = Runner.__new__(Runner)
     runner.conn, runner.plan, runner.given_back, runner.after_commit = conn, SimpleNamespace(env={}), [], []
+    runner.say = print
 
     def state():
         return tuple(db.get_test(conn, test_id)[k] for k in ("state", "status"))

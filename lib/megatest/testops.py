@@ -239,9 +239,15 @@ def execute_here(conn, cmd, params, where, rundir, environ=None):
             deliver_journal(conn, rundir, environ)
         return execute(conn, cmd, params, where)
     except (OSError, db.sqlite3.Error) as err:
-        reason = db.storage_reason(err)
-        if reason is None or not rundir or cmd == "exec-start":
-            raise
+        return journal_refused(err, cmd, params, where, rundir)
+
+
+def journal_refused(err, cmd, params, where, rundir):
+    """The outcome of a call the live db refused (ERR: opening it or writing): kept in
+    RUNDIR's journal with a note; ERR itself when it is no storage refusal or not kept."""
+    reason = db.storage_reason(err)
+    if reason is None or not rundir or cmd == "exec-start":
+        raise err
     from megatest import rpc_client
     rpc_client.append_journal(rundir, cmd, params)
     return {"code": 0, "journaled": True,

@@ -29,23 +29,32 @@ class TestRecord:
         self.ref = testops.test_ref(ident)
         self.max_rows = ROWS_PER_CALL if remote_home else None
         self.say = say
+        self.conn, self.unopened = None, None
         if remote_home:
             from megatest import rpc_client
-            self.client, self.conn = rpc_client.Client(ident.toppath), None
+            self.client = rpc_client.Client(ident.toppath)
         else:
-            self.conn, self.db_path = testops.open_live(ident, environ)
+            try:
+                self.conn, self.db_path = testops.open_live(ident, environ)
+            except (OSError, testops.db.sqlite3.Error) as err:
+                self.unopened = err      # a storage refusal: each call goes to the journal
+                self.db_path = testops.db.storage_path(err, ident.db_path or "the live database")
 
     def call(self, cmd, **params):
         """Run one call by this record's route; its outcome (handled: messages, triggers)."""
         params["test"] = self.ref
-        if self.conn is not None:
-            return self._direct(cmd, params)
-        return self._remote(cmd, params)
+        if self.remote_home:
+            return self._remote(cmd, params)
+        return self._direct(cmd, params)
 
     def _direct(self, cmd, params):
         from megatest import testops
-        outcome = testops.execute_here(self.conn, cmd, params, self.db_path, self.ident.rundir,
-                                       self.environ)
+        if self.unopened is not None:
+            outcome = testops.journal_refused(self.unopened, cmd, params, self.db_path,
+                                              self.ident.rundir)
+        else:
+            outcome = testops.execute_here(self.conn, cmd, params, self.db_path,
+                                           self.ident.rundir, self.environ)
         if outcome.get("journaled"):
             self._say(outcome["note"])
         return self._handle(outcome)
