@@ -6,8 +6,10 @@ import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 from conftest import BIN, mt, records
+from test_hardening_storage import mounts  # noqa: F401  (the fixture)
 
 # Each value runs shell syntax; a marker file says it ran. As Megatest, the value is the
 # first line of `echo VALUE`.
@@ -167,3 +169,32 @@ def test_a_live_db_that_cannot_be_opened_sends_the_call_to_the_journal(tmp_path)
     assert said and said[0].startswith("note: the live database ") and "status kept in" in said[0]
     kept = [json.loads(line) for line in open(rpc_client.journal_path(str(rundir)))]
     assert [(k["cmd"], k["params"]["status"]) for k in kept] == [("status", "PASS")]
+
+
+# ---------------------------------------------------------------- the home host's record
+
+def test_an_area_that_cannot_take_the_home_host_record_says_so(tmp_path, mt_env, mounts):
+    """Read-only area: one line naming .mt/homehost and what to do. Full area disk: the
+    same, and no empty .mt/homehost left behind that the next run would believe."""
+    from test_hardening_storage import tmpfs
+    from conftest import write_area
+    full = Path(tmpfs(mounts, tmp_path / "full", size="16m"))
+    area = write_area(full / "area", {"t": "[ezsteps]\ns true\n"})
+    subprocess.run(["dd", "if=/dev/zero", f"of={full}/filler", "bs=4k"], capture_output=True)
+    out = mt("run", "--area", area, "--target", "a/b", "--runname", "r", env=mt_env)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.startswith("mt-run: error: cannot record this host as the area's home "
+                                 f"host in {area}/.mt/homehost: No space left on device")
+    assert not (area / ".mt/homehost").exists()
+    assert [p.name for p in (area / ".mt").iterdir()] == []
+    os.unlink(full / "filler")
+    ro = tmp_path / "ro"
+    mounts("--bind", area, ro)
+    mounts("-o", "remount,bind,ro", ro)
+    out = mt("run", "--area", ro, "--target", "a/b", "--runname", "r", env=mt_env)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.startswith("mt-run: error: cannot record this host as the area's home "
+                                 f"host in {ro}/.mt/homehost: Read-only file system")
+    assert "make the area writable" in out.stderr
+    ok = mt("run", "--area", area, "--target", "a/b", "--runname", "r", "--quiet", env=mt_env)
+    assert ok.returncode == 0, ok.stderr

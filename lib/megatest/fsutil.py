@@ -4,6 +4,11 @@ import tempfile
 
 
 def write_atomic(path, text, mode=0o644, fsync=True):
+    _publish(path, text, mode, fsync, os.replace)
+
+
+def _publish(path, text, mode, fsync, place):
+    """Write text to a temp file beside path, then place(tmp, path); the temp file never stays."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
@@ -13,20 +18,19 @@ def write_atomic(path, text, mode=0o644, fsync=True):
                 out.flush()
                 os.fsync(out.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+        place(tmp, path)
+    finally:
+        if os.path.lexists(tmp):
             os.unlink(tmp)
-        raise
 
 
 def create_exclusive(path, text):
-    """Create path with text only if it does not exist yet; return the content that won."""
+    """Create path with text only if it does not exist yet; return the content that won.
+    The text is whole before the name appears (a hard link, which fails if path exists), so
+    a full disk or a crash never leaves an empty file behind that a later reader believes."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        _publish(path, text, 0o644, True, os.link)
     except FileExistsError:
         with open(path) as f:
             return f.read()
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
     return text

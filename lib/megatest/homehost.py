@@ -27,8 +27,14 @@ def home_host(area, settings, claim=False):
             return f.read().strip()
     if not claim:
         return ""
-    os.makedirs(area.state_dir, exist_ok=True)
-    return create_exclusive(path, this_host() + "\n").strip()
+    try:
+        os.makedirs(area.state_dir, exist_ok=True)
+        return create_exclusive(path, this_host() + "\n").strip()
+    except OSError as err:
+        raise MtError(f"cannot record this host as the area's home host in {path}: "
+                      f"{err.strerror or err}",
+                      hint="the first run records it in the area's .mt/: make the area writable "
+                           "there (or name the home host with [server] homehost)") from None
 
 
 def is_home(name):
