@@ -13,7 +13,7 @@ A target must have one value per key; nothing is registered:
     try: --target <arch>/<os>
   exit 2
   $ mt-run --target 'a/b c' --runname r; echo "exit $?"
-  mt-run: error: target 'a/b c': part 'b c' is empty, . or .., or contains whitespace, %, * or ,
+  mt-run: error: target 'a/b c': part 'b c' is empty, . or .., or contains whitespace, a control character, %, * or ,
   exit 2
   $ mt-list runs --json
   []

@@ -198,3 +198,23 @@ def test_an_area_that_cannot_take_the_home_host_record_says_so(tmp_path, mt_env,
     assert "make the area writable" in out.stderr
     ok = mt("run", "--area", area, "--target", "a/b", "--runname", "r", "--quiet", env=mt_env)
     assert ok.returncode == 0, ok.stderr
+
+
+# ---------------------------------------------------------------- names and numbers
+
+def test_control_characters_in_a_target_or_run_name_are_refused(make_area, mt_env):
+    """A control character would become part of a directory name: exit 2, nothing made."""
+    area = make_area({"t": "[ezsteps]\ns true\n"})
+    for target, runname, named in (("a/b\x01", "r", "target"), ("a/b", "r\x07", "run name")):
+        out = mt("run", "--area", area, "--target", target, "--runname", runname, env=mt_env)
+        assert out.returncode == 2 and named in out.stderr and "control character" in out.stderr
+    assert not (area / "disk0/a").exists()
+
+
+def test_mt_sync_refuses_nan_and_infinite_seconds(make_area, mt_env):
+    area = make_area({"t": "[ezsteps]\ns true\n"})
+    for option, value in (("--interval", "nan"), ("--interval", "inf"), ("--for", "nan")):
+        out = mt("sync", "--area", area, option, value, env=mt_env, timeout=20)
+        assert out.returncode == 2, (option, value, out.stdout, out.stderr)
+        assert f"mt-sync: error: {option} must be a positive number of seconds, got {value!r}" \
+            in out.stderr

@@ -104,15 +104,18 @@ def split_target(target, keys):
         raise MtError(f"target {target!r} has {len(parts)} part(s) but the area has {len(keys)} keys "
                       f"({'/'.join(keys)})", hint=f"--target {'/'.join('<' + k + '>' for k in keys)}")
     for part in parts:
-        if not part or BAD_TARGET_CHARS & set(part) or part in (".", ".."):
+        if not part or BAD_TARGET_CHARS & set(part) or part in (".", "..") or \
+                not part.isprintable():
             raise MtError(f"target {target!r}: part {part!r} is empty, . or .., or contains "
-                          "whitespace, %, * or ,")
+                          "whitespace, a control character, %, * or ,")
     return parts
 
 
 def check_runname(runname):
-    if not runname or "/" in runname or any(c.isspace() for c in runname) or runname in (".", ".."):
-        raise MtError(f"run name {runname!r} must be non-empty, without '/' or whitespace")
+    if not runname or "/" in runname or any(c.isspace() for c in runname) or \
+            runname in (".", "..") or not runname.isprintable():
+        raise MtError(f"run name {runname!r} must be non-empty, without '/', whitespace or "
+                      "control characters")
 
 
 def key_environ(keys, keyvals):

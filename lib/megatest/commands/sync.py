@@ -44,8 +44,10 @@ def main(argv):
     if duration is not None and interval >= duration:
         raise UsageError(f"--interval ({interval:g}) must be smaller than --for ({duration:g})")
     live = s.live_db_path()
-    if not os.path.exists(live):
-        return 0                               # nothing was ever run here: nothing to copy
+    if not os.path.exists(live):               # nothing was ever run here: nothing to copy
+        if args["--verbose"]:
+            print(f"nothing to copy: no live database on this host ({live})")
+        return 0
     lock = sync.lock_path(area, dbdir=s.dbdir)
     report = _report if args["--verbose"] else None
     result = sync.run(live, area.shared_db_path, lock, interval, until=time.time() + (duration or 0),
@@ -67,8 +69,8 @@ def _seconds(text, name):
         value = float(text)
     except (TypeError, ValueError):
         raise UsageError(f"{name} expects a number of seconds, got {text!r}") from None
-    if value <= 0:
-        raise UsageError(f"{name} must be positive")
+    if not value > 0 or value == float("inf"):         # nan and inf too
+        raise UsageError(f"{name} must be a positive number of seconds, got {text!r}")
     return value
 
 
