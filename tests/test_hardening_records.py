@@ -218,3 +218,24 @@ def test_mt_sync_refuses_nan_and_infinite_seconds(make_area, mt_env):
         assert out.returncode == 2, (option, value, out.stdout, out.stderr)
         assert f"mt-sync: error: {option} must be a positive number of seconds, got {value!r}" \
             in out.stderr
+
+
+# ---------------------------------------------------------------- a removed run started again
+
+def test_a_removed_run_started_again_waits_for_its_iterated_tests(make_area, mt_env):
+    """mt-clean leaves every record DELETED; the same mt-run again starts the toplevel of an
+    iterated test over too, so a test waiting on it neither fails at once ('upstream it
+    failed') nor starts before its items end."""
+    area = make_area({"it": "[items]\nV 1 2\n\n[ezsteps]\ns sleep 0.5\n",
+                      "after": "[requirements]\nwaiton it\n\n[ezsteps]\ns true\n"})
+    args = ("--area", area, "--target", "a/b", "--runname", "r", "--quiet")
+    assert mt("run", *args, env=mt_env).returncode == 0
+    assert mt("clean", "--area", area, "--target", "a/b", "--runname", "r",
+              env=mt_env).returncode == 0
+    again = mt("run", *args, env=mt_env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    recs = records(area, mt_env)
+    assert {k: (r["state"], r["status"]) for k, r in recs.items()} == {
+        k: ("COMPLETED", "PASS") for k in ("after", "it", "it/1", "it/2")}
+    items_end = max(r["event_time"] + r["run_duration"] for k, r in recs.items() if k.startswith("it/"))
+    assert recs["after"]["event_time"] >= items_end - 0.05

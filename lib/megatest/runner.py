@@ -152,11 +152,16 @@ class Runner:
 
     def _apply_resets(self):
         s, o = self.settings, self.opts
+        tops = []
         for key in sorted(self.selected):
             r = self.recs[key]
             if r["item_path"] == "" and self.iterated.get(r["testname"]):
-                if r["state"] == "NOT_STARTED" and r["status"] in states.BLOCKED_STATUSES:
+                # a rollup starts over when blocked last time or removed (mt-clean): left
+                # DELETED, waiters would take it for a finished test that failed
+                if (r["state"] == "NOT_STARTED" and r["status"] in states.BLOCKED_STATUSES) or \
+                        r["state"] == "DELETED":
                     self._reset(r)
+                    tops.append(r["testname"])
                 continue
             state, status = r["state"], r["status"]
             if states.is_running(state):
@@ -171,6 +176,8 @@ class Runner:
             )
             if reset and not (state == "NOT_STARTED" and status in ("n/a", "")):
                 self._reset(r)
+        for name in tops:                 # its items may all be final already (kept by mt-clean)
+            self._rollup(name)
 
     def _reset(self, r):
         db.reset_test(self.conn, r["id"])
