@@ -10,7 +10,7 @@ Options:
   --once               one pass, then exit (the default when --for is not given)
   --for SECONDS        keep syncing for this long (cron: --for 60, every minute)
   --interval SECONDS   longest time a change waits before it reaches megatest.db [default: 5]
-  --verbose            one line per pass that copied something
+  --verbose            one line per pass that copied something (or: nothing to copy)
   --crontab            print the crontab line that keeps this area synced
 
 Only one syncer runs per area: a second mt-sync exits 0 at once while the first holds
