@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import BIN, mt, records
+from conftest import BIN, mt, records, runs_json
 from test_hardening_storage import mounts  # noqa: F401  (the fixture)
 
 # Each value runs shell syntax; a marker file says it ran. As Megatest, the value is the
@@ -239,3 +239,31 @@ def test_a_removed_run_started_again_waits_for_its_iterated_tests(make_area, mt_
         k: ("COMPLETED", "PASS") for k in ("after", "it", "it/1", "it/2")}
     items_end = max(r["event_time"] + r["run_duration"] for k, r in recs.items() if k.startswith("it/"))
     assert recs["after"]["event_time"] >= items_end - 0.05
+
+
+# ---------------------------------------------------------------- a damaged database
+
+def test_a_damaged_live_db_is_one_line_and_a_moved_one_is_rebuilt(make_area, mt_env):
+    """Garbage in the live db: mt-run and mt-list say it is damaged and what to do (exit 2),
+    never a traceback nor an empty listing; moved aside, the next mt-run rebuilds it from
+    megatest.db with the earlier run in it."""
+    from test_hardening_storage import live_db
+    area = make_area({"t": "[ezsteps]\ns true\n"})
+    assert mt("run", "--area", area, "--target", "a/b", "--runname", "r1", "--quiet",
+              env=mt_env).returncode == 0
+    live = live_db(mt_env, area)
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(live + suffix):
+            os.unlink(live + suffix)
+    with open(live, "r+b") as f:
+        f.seek(1024)
+        f.write(os.urandom(4096))
+    for command in (("run", "--target", "a/b", "--runname", "r2"), ("list", "runs")):
+        out = mt(command[0], "--area", area, *command[1:], env=mt_env)
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+        assert out.stderr.startswith(f"mt-{command[0]}: error: the database {live} is damaged ")
+        assert "move it aside" in out.stderr
+    os.rename(live, live + ".damaged")
+    out = mt("run", "--area", area, "--target", "a/b", "--runname", "r2", "--quiet", env=mt_env)
+    assert out.returncode == 0, out.stderr
+    assert [r["runname"] for r in runs_json(area, mt_env)] == ["r1", "r2"]

@@ -82,10 +82,30 @@ def connect(path, readonly=False, tracer=None):
     if tracer:
         conn.set_trace_callback(tracer)
     if not readonly:
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.DatabaseError as err:
+            conn.close()
+            raise (damaged(err, path) or err) from None
         conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+DAMAGED_SQLITE_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
+def damaged(err, path=""):
+    """An MtError saying the database file is damaged and what to do, or None for any other
+    error. Both databases can be rebuilt: the live one from megatest.db, megatest.db by a sync."""
+    name = getattr(err, "sqlite_errorname", "") or ""
+    if not isinstance(err, sqlite3.DatabaseError) or not name.startswith(DAMAGED_SQLITE_CODES):
+        return None
+    where = storage_path(err, path)
+    return MtError(f"the database{' ' + where if where else ''} is damaged ({err})",
+                   hint="move it aside with its -wal and -shm files: the next mt-run rebuilds "
+                        "a live database from the area's megatest.db, and the next mt-sync "
+                        "writes megatest.db afresh")
 
 
 def live_path(area, environ=None, dbdir=None):
@@ -134,14 +154,18 @@ def open_test_db(path):
 
 
 def open_for_reading(area, environ=None, dbdir=None, paths=None):
-    """A read-only connection: the live db when this host has it, else the shared copy; or None."""
+    """A read-only connection: the live db when this host has it, else the shared copy; or
+    None (no run yet). A damaged file is an MtError, never taken for an empty area."""
     for path in paths or (live_path(area, environ, dbdir), area.shared_db_path):
         if os.path.exists(path):
             try:
                 conn = connect(path, readonly=True)
                 conn.execute("SELECT 1 FROM runs LIMIT 1")
                 return conn
-            except sqlite3.Error:
+            except sqlite3.Error as err:
+                failure = damaged(err, path)
+                if failure is not None:
+                    raise failure from None
                 continue
     return None
 

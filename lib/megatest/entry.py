@@ -25,7 +25,8 @@ def run_command(name, argv, prog=None):
     except Exception as err:
         # the safety net: a full, read-only or unopenable place that no code path turned
         # into its own message still gets one line naming it, not a traceback
-        failure = _storage_failure(err)
+        from megatest import db
+        failure = _storage_failure(err) or db.damaged(err)
         if failure is None:
             raise
         return _error(prog, failure)
