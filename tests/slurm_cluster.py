@@ -440,6 +440,9 @@ def skip_or_fail(message):
 @pytest.fixture(scope="session")
 def slurm():
     """A running one-node cluster for the whole session; stopped at the end."""
+    if os.geteuid() != 0:     # checked first: without root nothing is installed or started
+        skip_or_fail("a Slurm cluster needs root: installing slurm/munge and starting munged, "
+                     "slurmctld and slurmd (as SlurmUser=root) need root")
     try:
         ensure_installed()
     except Unavailable as e:

@@ -135,6 +135,9 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory):
     """A running sshd on 127.0.0.1 for the whole session; stopped at the end."""
+    if os.geteuid() != 0:     # checked first: without root nothing is installed or started
+        skip_or_fail("an sshd needs root: installing openssh-server and starting sshd (which "
+                     "the tests log in to as root) need root")
     try:
         apt_install(SSH_PACKAGES, ["sshd", "ssh", "ssh-keygen"])
     except Unavailable as e:

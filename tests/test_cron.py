@@ -82,11 +82,27 @@ def _install_cron():
     assert _cron_binary() and shutil.which("crontab"), "apt-get installed cron but not cron/crontab"
 
 
+def _open_lock(path):
+    """A descriptor to flock `path` by, whoever made it: read-only (flock needs no more), since
+    another user's file in /tmp cannot be opened for writing (its mode, fs.protected_regular);
+    one made here is left writable by all (0o666 after the umask) for the next user."""
+    try:
+        return os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        pass
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:            # another session made it just now
+        return os.open(path, os.O_RDONLY)
+    os.fchmod(fd, 0o666)
+    return fd
+
+
 @pytest.fixture
 def cron_lock():
     """One run of this test at a time on this host: two would share the crontab and the daemon
     (one restores the crontab the other saved, or stops the cron the other relies on)."""
-    fd = os.open(CRON_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = _open_lock(CRON_LOCK)
     deadline = time.monotonic() + LOCK_WAIT
     try:
         while True:

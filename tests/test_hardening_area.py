@@ -72,10 +72,30 @@ def assert_one_clean_line(out, prog, *words):
 def area_on_tmpfs(tmp_path, tmpfs):
     """An area (megatest.db) on a 1 MB tmpfs with one run synced; run directories and the
     live db on the normal disk."""
-    area = tmpfs(tmp_path / "area")
+    return _area_in(tmpfs(tmp_path / "area"), tmp_path)
+
+
+def _area_in(area, tmp_path):
     (tmp_path / "runs").mkdir()
     (area / "disk0").symlink_to(tmp_path / "runs")
     return write_area(area, T)
+
+
+@pytest.fixture
+def area_to_make_read_only(tmp_path, tmpfs):
+    """(area, read_only(on)): an area and a switch making its disk read-only or writable again.
+    As root, which ignores file modes, area_on_tmpfs remounted ro/rw; otherwise an area on the
+    normal disk whose directory and megatest.db lose (and get back) their write bits."""
+    if os.geteuid() == 0:
+        area = _area_in(tmpfs(tmp_path / "area"), tmp_path)
+        return area, lambda on: remount(area, "ro" if on else "rw")
+    (tmp_path / "area").mkdir()
+    area = _area_in(tmp_path / "area", tmp_path)
+
+    def read_only(on):
+        for path in (area, area / "megatest.db"):
+            os.chmod(path, os.stat(path).st_mode & ~0o222 if on else os.stat(path).st_mode | 0o200)
+    return area, read_only
 
 
 # ---------------------------------------------------------------- full area disk (sync)
@@ -128,16 +148,16 @@ def test_syncing_for_a_while_on_a_full_disk_warns_once_not_every_pass(area_on_tm
     assert_one_clean_line(out, "mt-sync", "no space left on device")
 
 
-def test_read_only_area_disk_is_a_clear_sync_failure(area_on_tmpfs, mt_env):
-    area = area_on_tmpfs
+def test_read_only_area_disk_is_a_clear_sync_failure(area_to_make_read_only, mt_env):
+    area, read_only = area_to_make_read_only
     assert mt("run", "--area", area, "--target", "a/b", "--runname", "r1", "--quiet",
               env=mt_env).returncode == 0
     change_live_db(area, mt_env)
-    remount(area, "ro")
+    read_only(True)
     try:
         out = mt("sync", "--area", area, "--once", env=mt_env)
     finally:
-        remount(area, "rw")
+        read_only(False)
     assert out.returncode == 1
     assert_one_clean_line(out, "mt-sync", str(area / "megatest.db"), "readonly")
     assert mt("sync", "--area", area, "--once", env=mt_env).returncode == 0

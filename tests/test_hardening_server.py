@@ -210,13 +210,17 @@ def test_a_server_json_naming_a_lock_nobody_holds_is_no_server(served, tmp_path)
 
 @pytest.fixture
 def read_only(tmp_path):
-    """Bind-mount a directory read-only over itself (root only); unmounted at the end."""
-    if os.geteuid() != 0:
-        pytest.skip("a read-only bind mount needs root (root ignores file modes)")
-    mounted = []
+    """make(path): path made read-only, undone at the end; make.reason is the error the
+    commands then meet. As root (which ignores file modes) a read-only bind mount over
+    itself ("Read-only file system"); otherwise chmod -R a-w ("Permission denied")."""
+    mounted, chmodded = [], []
 
     def make(path):
         path = str(path)
+        if not make.as_root:
+            subprocess.run(["chmod", "-R", "a-w", path], check=True)
+            chmodded.append(path)
+            return path
         for argv in (["mount", "--bind", path, path], ["mount", "-o", "remount,bind,ro", path]):
             out = subprocess.run(argv, capture_output=True, text=True)
             if out.returncode != 0:
@@ -225,9 +229,13 @@ def read_only(tmp_path):
                 mounted.append(path)
         return path
 
+    make.as_root = os.geteuid() == 0
+    make.reason = "Read-only file system" if make.as_root else "Permission denied"
     yield make
     for path in reversed(mounted):
         subprocess.run(["umount", path], check=True)
+    for path in chmodded:
+        subprocess.run(["chmod", "-R", "u+w", path], check=True)
 
 
 def _listing(top):
@@ -248,7 +256,7 @@ def test_serve_on_a_read_only_area_is_one_line_and_exit_2(tmp_path, mt_env, read
     out = made.serve(*args)
     assert (out.returncode, out.stdout) == (2, "")
     assert out.stderr.splitlines() == [
-        f"mt-serve: error: cannot write {made.area.state_dir}: Read-only file system",
+        f"mt-serve: error: cannot write {made.area.state_dir}: {read_only.reason}",
         "  try: mt-serve keeps .mt/token, .mt/server.json and logs/mt-serve.log in the area: "
         "make it writable there"]
     assert _listing(made.top) == before
@@ -261,7 +269,7 @@ def test_ensure_with_an_unwritable_log_directory_names_it(tmp_path, mt_env, read
     out = made.serve("--ensure")
     assert out.returncode == 2
     assert out.stderr.splitlines()[0] == \
-        f"mt-serve: error: cannot write {made.top / 'logs'}: Read-only file system"
+        f"mt-serve: error: cannot write {made.top / 'logs'}: {read_only.reason}"
     assert made.info() is None
 
 

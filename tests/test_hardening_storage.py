@@ -41,6 +41,34 @@ def tmpfs(mount, path, size="1m"):
     return mount("-t", "tmpfs", "-o", f"size={size}", "tmpfs", path)
 
 
+@pytest.fixture
+def read_only(mounts):
+    """make(path, bind_over=False): path (a directory) made read-only; make.reason is the error
+    writing into it then meets. As root, which ignores file modes, a read-only mount (an
+    empty tmpfs remounted ro, or a read-only bind mount of path over itself); otherwise
+    chmod -R a-w, undone at the end."""
+    chmodded = []
+
+    def make(path, bind_over=False):
+        path = str(path)
+        if make.as_root:
+            if bind_over:
+                return mounts("--bind", "-o", "ro", path, path)
+            tmpfs(mounts, path)
+            subprocess.run(["mount", "-o", "remount,ro", path], check=True)
+            return path
+        os.makedirs(path, exist_ok=True)
+        subprocess.run(["chmod", "-R", "a-w", path], check=True)
+        chmodded.append(path)
+        return path
+
+    make.as_root = os.geteuid() == 0
+    make.reason = "Read-only file system" if make.as_root else "Permission denied"
+    yield make
+    for path in chmodded:
+        subprocess.run(["chmod", "-R", "u+w", path], check=True)
+
+
 def run(area, env, runname="r", timeout=120):
     return mt("run", "--area", area, "--target", "a/b", "--runname", runname, "--quiet",
               env=env, timeout=timeout)
@@ -239,29 +267,28 @@ def test_a_delivery_rolled_back_gives_the_journal_back(tmp_path):
 
 # ---------------------------------------------------------------- unwritable places
 
-def test_a_read_only_mt_tmpdir_is_one_line_naming_it(tmp_path, mt_env, mounts):
-    livedir = tmpfs(mounts, tmp_path / "livedb")
-    subprocess.run(["mount", "-o", "remount,ro", livedir], check=True)
+def test_a_read_only_mt_tmpdir_is_one_line_naming_it(tmp_path, mt_env, read_only):
+    livedir = read_only(tmp_path / "livedb")
     area = write_area(tmp_path / "area", {"t": "[ezsteps]\ns echo hi\n"})
     out = run(area, mt_env)
     assert out.returncode == 2, out.stdout + out.stderr
     assert out.stderr.splitlines()[0] == (
         f"mt-run: error: cannot write the live database (MT_TMPDIR={livedir}) at "
-        f"{livedir}/mt-{mt_env.get('USER') or 'root'}: Read-only file system")
+        f"{livedir}/mt-{mt_env.get('USER') or 'root'}: {read_only.reason}")
     assert "Traceback" not in out.stderr and len(out.stderr.splitlines()) == 2   # + try:
 
 
-def test_a_read_only_area_is_one_line(tmp_path, mt_env, mounts):
+def test_a_read_only_area_is_one_line(tmp_path, mt_env, read_only):
     """An area mounted read-only (its disk elsewhere) that was never run: the first write
     into it is refused, and said so in one line naming the place."""
     area = write_area(tmp_path / "area", {"t": "[ezsteps]\ns echo hi\n"})
     text = (area / "megatest.config").read_text().replace(str(area / "disk0"), str(tmp_path / "disk"))
     (area / "megatest.config").write_text(text)
     (tmp_path / "disk").mkdir()
-    mounts("--bind", "-o", "ro", area, area)
+    read_only(area, bind_over=True)
     out = run(area, mt_env)
     assert out.returncode == 2, out.stdout + out.stderr
-    assert out.stderr == f"mt-run: error: file system error at {area}/.mt: Read-only file system\n"
+    assert out.stderr == f"mt-run: error: file system error at {area}/.mt: {read_only.reason}\n"
 
 
 def test_the_live_db_filling_during_open_is_one_line(tmp_path, mt_env, mounts):
