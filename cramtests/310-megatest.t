@@ -34,7 +34,7 @@ does (a Makefile chaining runs goes on):
   $ megatest -run -target x86/linux -runname r1 > run.out; echo "exit $?"
   exit 0
   $ megatest -list-runs r1
-  Run: x86/linux/r1 arch: x86 os: linux id: 1 runname: r1 state: completed status: n/a owner: #f event_time: \d+ comment: #f fail_count: 1 pass_count: 1  (re)
+  Run: x86/linux/r1 arch: x86 os: linux id: 1 runname: r1 state: completed status: n/a owner: \S+ event_time: \d+ comment: #f fail_count: 1 pass_count: 1  (re)
     Test: hello                     State: COMPLETED       Status: PASS            Runtime: +\d+s Time: \d+ +Host: \S+ * (re)
     Test: report                    State: COMPLETED       Status: FAIL            Runtime: +\d+s Time: \d+ +Host: \S+ * (re)
            cpuload:  -?\d+\.\d+ (re)

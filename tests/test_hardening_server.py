@@ -12,7 +12,7 @@ import pytest
 
 from conftest import mt
 from megatest import rpc_client, rpc_params, testops
-from test_serve import Served, _alive, _zombie, served, status_call  # noqa: F401 (fixture)
+from test_serve import Served, _alive, _zombie, mt_test, served, status_call  # noqa: F401
 
 
 def raw_call(served, cmd_and_params):
@@ -112,18 +112,41 @@ def test_a_4mb_body_of_brackets_is_refused_quickly(served):
 # ---------------------------------------------------------------- a bug gets 500 and an id
 
 def test_an_unexpected_error_is_500_with_an_id_that_is_in_the_log(served):
-    with open(served.db_path + ".garbage", "wb") as f:
-        f.write(b"this is not an SQLite database" * 1000)
-    os.replace(served.db_path + ".garbage", served.db_path)     # new connections fail
-    status, reply = served.call("status", status_call(1))
+    test_id, _ = served.add_test("t1")
+    with served.conn() as conn:          # a state no release leaves: the table of tests gone
+        conn.execute("ALTER TABLE tests RENAME TO tests_gone")
+    status, reply = served.call("status", status_call(test_id))
     assert status == 500 and reply["ok"] is False
     error_id = re.fullmatch(r"internal server error \(error id=([0-9a-f]{12}) in the mt-serve "
                             r"log\)", reply["error"]).group(1)
     log = open(served.top / "logs" / "mt-serve.log").read()
     entry = log[log.index(f"error id={error_id}"):]
     assert "Traceback (most recent call last)" in entry.split("\n", 2)[1]
-    assert "file is not a database" in entry
+    assert "no such table: tests" in entry
     assert served.ping()["requests"]["internal-error"] == 1      # and it still answers
+
+
+def test_a_damaged_server_database_is_503_and_the_test_keeps_its_call(served):
+    """Not the caller's fault and not a bug: the test journals the call (it was lost as a 500
+    before) and the reply names the file and how to rebuild it."""
+    test_id, rundir = served.add_test("t1")
+    with open(served.db_path + ".garbage", "wb") as f:
+        f.write(b"this is not an SQLite database" * 1000)
+    os.replace(served.db_path + ".garbage", served.db_path)     # new connections fail
+    status, reply = served.call("status", status_call(test_id))
+    assert (status, reply["ok"]) == (503, False)
+    assert reply["error"] == (f"the server's database cannot take the call now: the database "
+                              f"{served.db_path} is damaged (file is not a database)")
+    assert reply["hint"].startswith("move it aside with its -wal and -shm files")
+    env = served.test_env(test_id, rundir, "t1", patience="0.3")
+    out = mt_test(env, "status", "COMPLETED", "PASS")
+    assert out.returncode == 0, out.stderr
+    assert re.fullmatch(r"mt-test: note: mt-serve \(\S+\): the server's database cannot take "
+                        r"the call now: the database \S+ is damaged \(file is not a database\); "
+                        r"status kept in \S+/journal and delivered later\n", out.stderr), out.stderr
+    journal = open(rpc_client.journal_path(rundir)).read()
+    assert '"COMPLETED"' in journal and '"PASS"' in journal
+    assert served.ping()["requests"].get("internal-error", 0) == 0
 
 
 # ---------------------------------------------------------------- a burst of clients

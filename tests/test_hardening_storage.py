@@ -288,7 +288,10 @@ def test_a_read_only_area_is_one_line(tmp_path, mt_env, read_only):
     read_only(area, bind_over=True)
     out = run(area, mt_env)
     assert out.returncode == 2, out.stdout + out.stderr
-    assert out.stderr == f"mt-run: error: file system error at {area}/.mt: {read_only.reason}\n"
+    assert out.stderr == (f"mt-run: error: cannot record this host as the area's home host in "
+                          f"{area}/.mt/homehost: {read_only.reason}\n"
+                          f"  try: the first run records it in the area's .mt/: make the area "
+                          f"writable there (or name the home host with [server] homehost)\n")
 
 
 def test_the_live_db_filling_during_open_is_one_line(tmp_path, mt_env, mounts):

@@ -95,6 +95,10 @@ def connect(path, readonly=False, tracer=None):
 DAMAGED_SQLITE_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 
 
+class DamagedError(MtError):
+    """A database file SQLite cannot read as one: the user's to move aside, not a bug."""
+
+
 def damaged(err, path=""):
     """An MtError saying the database file is damaged and what to do, or None for any other
     error. Both databases can be rebuilt: the live one from megatest.db, megatest.db by a sync."""
@@ -102,7 +106,7 @@ def damaged(err, path=""):
     if not isinstance(err, sqlite3.DatabaseError) or not name.startswith(DAMAGED_SQLITE_CODES):
         return None
     where = storage_path(err, path)
-    return MtError(f"the database{' ' + where if where else ''} is damaged ({err})",
+    return DamagedError(f"the database{' ' + where if where else ''} is damaged ({err})",
                    hint="move it aside with its -wal and -shm files: the next mt-run rebuilds "
                         "a live database from the area's megatest.db, and the next mt-sync "
                         "writes megatest.db afresh")

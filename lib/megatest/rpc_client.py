@@ -32,7 +32,12 @@ RETRY_STATUSES = (502, 503, 504)   # the server is going down, or busy beyond it
 
 
 class Unreachable(Exception):
-    """The server could not be reached, or answered "try again": the call may be retried."""
+    """The server could not be reached, or answered "try again": the call may be retried.
+    ANSWER is the server's own reason when it did answer (its database is full, say)."""
+
+    def __init__(self, message, answer=""):
+        super().__init__(message)
+        self.answer = answer
 
 
 def server_file(toppath):
@@ -154,7 +159,8 @@ class Client:
         if status == 200 and reply.get("ok"):
             return reply.get("result")
         if status in RETRY_STATUSES:
-            raise Unreachable(f"{self.where()}: {status} {reply.get('error', '')}")
+            raise Unreachable(f"{self.where()}: {status} {reply.get('error', '')}",
+                              answer=reply.get("error", ""))
         if status == 401:
             self._token = None
             self.close()       # the token may have been replaced: read it again next time

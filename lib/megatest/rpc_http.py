@@ -3,8 +3,8 @@
 Protocol: `POST /api` with `{"cmd": NAME, "params": {...}}` and the area token in the
 X-Megatest-Token header. Replies are JSON: 200 `{"ok": true, "result": ...}`; otherwise
 `{"ok": false, "error": TEXT}` with 400 (malformed), 401 (token), 404 (path or command),
-405 (method), 411/413 (length), 422 (the call was refused: its record is gone...), 503 (busy or
-stopping: try again) or 500 (a bug: the reply names an error id that the server log shows with
+405 (method), 411/413 (length), 422 (the call was refused: its record is gone...), 503 (busy,
+stopping, or its database full, read-only or damaged: try again, the client journals) or 500 (a bug: the reply names an error id that the server log shows with
 the traceback). Calls are those of testops plus "ping" and "queue"; rpc_params checks the body
 and each call's parameters before the call runs.
 """
@@ -84,14 +84,19 @@ class Service:
         try:
             return 200, {"ok": True, "result": self._call(conn_of, cmd, params)}
         except MtError as err:
+            if isinstance(err, (db.StorageError, db.DamagedError)):
+                return 503, _unavailable(err.message, err.hint)
             return 422, _error(err.message, path=err.path, hint=err.hint)
         except KeyError as err:
             return 400, _error(f"bad params for {cmd}: missing {err}")
         except (TypeError, ValueError) as err:
             return 400, _error(f"bad params for {cmd}: {err}")
-        except sqlite3.OperationalError as err:
+        except sqlite3.DatabaseError as err:
             if any(word in str(err) for word in BUSY_WORDS):
                 return 503, _error(f"database busy: {err}")
+            reason, damage = db.storage_reason(err), db.damaged(err)
+            if reason or damage:
+                return 503, _unavailable(reason or damage.message, damage and damage.hint)
             return 500, self.internal_error(cmd)
         except Exception:              # a bug: the client gets a reply, the log the traceback
             return 500, self.internal_error(cmd)
@@ -124,6 +129,12 @@ class Service:
         return actions.queue(conn, params["action"], params["target"], params["runname"],
                              params.get("testpatt") or "%", params.get("params") or {},
                              request=params.get("request"))
+
+
+def _unavailable(message, hint):
+    """The reply when the server's own storage refuses (full, read-only, damaged): a 503, so
+    the client keeps the call in its journal and delivers it once the storage is back."""
+    return _error(f"the server's database cannot take the call now: {message}", hint=hint)
 
 
 def _error(message, path=None, hint=None):

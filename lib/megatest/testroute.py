@@ -62,14 +62,22 @@ class TestRecord:
     def _remote(self, cmd, params):
         from megatest import rpc_client
 
+        answers = []
+
         def deliver(c, p, patience):
-            return self._handle(self.client.call(c, p, patience))
+            try:
+                return self._handle(self.client.call(c, p, patience))
+            except rpc_client.Unreachable as err:
+                answers.append(err.answer)
+                raise
 
         outcome, replay = rpc_client.send_or_journal(self.rundir(), cmd, params, deliver)
         for error in replay.errors if replay else ():
             self._say(f"error: journaled {error}")
         if outcome is None:
-            self._say(f"note: mt-serve is unreachable ({self.client.where()}); "
+            why = (f"({self.client.where()}): {answers[-1]}" if answers and answers[-1]
+                   else f"is unreachable ({self.client.where()})")
+            self._say(f"note: mt-serve {why}; "
                       f"{cmd} kept in {rpc_client.journal_path(self.rundir())} and delivered later")
             return {"code": 0, "journaled": True}
         return outcome
