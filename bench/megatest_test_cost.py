@@ -19,7 +19,7 @@ from mt_test_cost import DEFAULT_CALLS, REPO, make_area, mt_test_command, p95, t
 
 BLOCK = 20
 RATIO_LIMIT = 1.10       # megatest may cost at most this much more than mt-test
-RUNNER = ("import sys; from megatest.entry import run_command; "
+RUNNER = ("import sys; from megatest.commands.entry import run_command; "
           "sys.exit(run_command('megatest', sys.argv[1:], prog='megatest'))")
 # (label, megatest arguments, the same call through mt-test)
 CALLS = [

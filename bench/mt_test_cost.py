@@ -16,12 +16,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = os.path.join(REPO, "lib")
 sys.path.insert(0, LIB)
 
-from megatest import db, testenv  # noqa: E402
-from megatest.area import Area  # noqa: E402
+from megatest.config.area import Area  # noqa: E402
+from megatest.launch import testenv  # noqa: E402
+from megatest.store import db
 
 DEFAULT_CALLS = 200
 TARGET_MS = 30
-RUNNER = "import sys; from megatest.entry import run_command; sys.exit(run_command('test', sys.argv[1:]))"
+RUNNER = "import sys; from megatest.commands.entry import run_command; sys.exit(run_command('test', sys.argv[1:]))"
 
 
 def make_area(tmp):

@@ -28,8 +28,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "lib"))
 BIN = os.path.join(REPO, ".venv", "bin")
 
-from megatest import db, rpc_client, rpc_http, testenv, testops  # noqa: E402
-from megatest.area import Area  # noqa: E402
+from megatest.config.area import Area  # noqa: E402
+from megatest.launch import testenv  # noqa: E402
+from megatest.serve import rpc_client, rpc_http
+from megatest.store import db
+from megatest.testside import testops
 
 DEFAULT_UPDATES = 2000
 DEFAULT_PROCESSES = 100
@@ -38,9 +41,9 @@ BURST_CLIENTS = (100, 200)
 BASELINE_BACKLOG = 5                # socketserver's default, mt-serve's backlog before issue 9
 SYN_RETRY = 0.9                     # s: a connect this slow waited for a dropped SYN's resend (1 s)
 CLIENT_TIMEOUT = 5.0                # s a burst client waits for its connection and reply
-BASELINE_SERVER = ("import sys; from megatest import rpc_http; "
+BASELINE_SERVER = ("import sys; from megatest.serve import rpc_http; "
                    f"rpc_http.HTTPServer.request_queue_size = {BASELINE_BACKLOG}; "
-                   "from megatest.entry import run_command; "
+                   "from megatest.commands.entry import run_command; "
                    "sys.exit(run_command('serve', sys.argv[1:]))")
 ELSEWHERE = "elsewhere.invalid"     # MT_HOMEHOST that is not this host: mt-test uses mt-serve
 

@@ -37,8 +37,8 @@ REPO = os.path.dirname(BENCH)
 sys.path.insert(0, os.path.join(REPO, "lib"))
 sys.path.insert(0, BENCH)
 
-from megatest import db, sync  # noqa: E402
-from megatest.area import Area  # noqa: E402
+from megatest.config.area import Area  # noqa: E402
+from megatest.store import db, sync  # noqa: E402
 from runner_overhead import bench_env, command_path, machine_note, table, write_area  # noqa: E402
 
 SAMPLE_EVERY = 0.2        # s

@@ -4,8 +4,10 @@ import subprocess
 import time
 
 from conftest import BIN, mt, runs_json
-from megatest import actions, db, settings as settings_mod
-from megatest.area import Area
+from megatest.config import settings as settings_mod
+from megatest.config.area import Area
+from megatest.serve import actions
+from megatest.store import db
 
 
 def _read(path):

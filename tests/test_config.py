@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from megatest.config import (Config, eval_env_section, list_targets, parse_hms, read_config,
+from megatest.config.parse import (Config, eval_env_section, list_targets, parse_hms, read_config,
                              read_runconfig, run_system)
 from megatest.errors import MtError
 

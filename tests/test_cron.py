@@ -19,8 +19,9 @@ import time
 import pytest
 
 from conftest import mt, write_area
-from megatest import db, rpc_client, sync
-from megatest.area import Area
+from megatest.config.area import Area
+from megatest.serve import rpc_client
+from megatest.store import db, sync
 
 pytestmark = pytest.mark.slow
 

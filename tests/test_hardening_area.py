@@ -9,8 +9,8 @@ import time
 import pytest
 
 from conftest import mt, write_area
-from megatest import db
-from megatest.area import Area
+from megatest.config.area import Area
+from megatest.store import db
 
 T = {"t": "[ezsteps]\ns echo hi\n"}
 

@@ -142,22 +142,23 @@ def test_a_bad_journal_entry_is_dropped_with_a_warning(make_area, mt_env):
     out = mt("run", "--area", area, "--target", "a/b", "--runname", "r", "--quiet", env=mt_env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Traceback" not in out.stderr
-    journal = area / "disk0/a/b/r/t/.mt/journal"
+    kept = area / "disk0/a/b/r/t/.mt/journal"
     warnings = [line for line in out.stderr.splitlines() if "dropped" in line]
     assert len(warnings) == 2, out.stderr
-    assert warnings[0].startswith(f"mt-run: warning: {journal}: dropped status: malformed "
+    assert warnings[0].startswith(f"mt-run: warning: {kept}: dropped status: malformed "
                                   "journal entry: ")
     assert "'test.id'" in warnings[0] and "nosuch" in warnings[1]
     rec = records(area, mt_env)["t"]
     assert (rec["status"], rec["comment"]) == ("PASS", "from the journal")
-    assert not journal.exists()
+    assert not kept.exists()
 
 
 def test_a_live_db_that_cannot_be_opened_sends_the_call_to_the_journal(tmp_path):
     """mt-test's route: when the live db cannot even be opened (SQLITE_CANTOPEN here: the
     path is a directory), the call is kept in the test's journal with a note, not lost."""
-    from megatest.serve import rpc_client, testroute
     from megatest.launch.testenv import TestIdentity
+    from megatest.serve import testroute
+    from megatest.testside import journal
     unopenable = tmp_path / "megatest.db"
     unopenable.mkdir()
     rundir = tmp_path / "rundir"
@@ -168,7 +169,7 @@ def test_a_live_db_that_cannot_be_opened_sends_the_call_to_the_journal(tmp_path)
     outcome = record.call("status", state="COMPLETED", status="PASS", comment="")
     assert outcome["journaled"] and outcome["code"] == 0
     assert said and said[0].startswith("note: the live database ") and "status kept in" in said[0]
-    kept = [json.loads(line) for line in open(rpc_client.journal_path(str(rundir)))]
+    kept = [json.loads(line) for line in open(journal.journal_path(str(rundir)))]
     assert [(k["cmd"], k["params"]["status"]) for k in kept] == [("status", "PASS")]
 
 

@@ -11,7 +11,8 @@ import time
 import pytest
 
 from conftest import mt
-from megatest import rpc_client, rpc_params, testops
+from megatest.serve import rpc_client
+from megatest.testside import journal, rpc_params, testops
 from test_serve import Served, _alive, _zombie, mt_test, served, status_call  # noqa: F401
 
 
@@ -100,7 +101,7 @@ def test_every_call_has_a_parameter_schema():
 
 
 def test_a_4mb_body_of_brackets_is_refused_quickly(served):
-    from megatest import rpc_http
+    from megatest.serve import rpc_http
     depth = rpc_http.MAX_BODY_BYTES // 2 - 20
     body = '{"cmd": "ping", "params": {"x": ' + "[" * depth + "]" * depth + "}}"
     start = time.monotonic()
@@ -144,8 +145,8 @@ def test_a_damaged_server_database_is_503_and_the_test_keeps_its_call(served):
     assert re.fullmatch(r"mt-test: note: mt-serve \(\S+\): the server's database cannot take "
                         r"the call now: the database \S+ is damaged \(file is not a database\); "
                         r"status kept in \S+/journal and delivered later\n", out.stderr), out.stderr
-    journal = open(rpc_client.journal_path(rundir)).read()
-    assert '"COMPLETED"' in journal and '"PASS"' in journal
+    kept = open(journal.journal_path(rundir)).read()
+    assert '"COMPLETED"' in kept and '"PASS"' in kept
     assert served.ping()["requests"].get("internal-error", 0) == 0
 
 

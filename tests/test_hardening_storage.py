@@ -75,7 +75,7 @@ def run(area, env, runname="r", timeout=120):
 
 
 def live_db(env, area):
-    from megatest.area import Area
+    from megatest.config.area import Area
     return Area(os.path.realpath(area)).live_db_path(env)
 
 
@@ -236,14 +236,15 @@ def test_a_delivery_rolled_back_gives_the_journal_back(tmp_path):
     journal at once; when the pass then rolls back (the disk filled at COMMIT), the lines
     come back, so the calls are delivered by the next runner instead of lost."""
     from types import SimpleNamespace
-    from megatest import db, rpc_client, schema
-    from megatest.runner import Runner
+    from megatest.run.runner import Runner
+    from megatest.store import db, schema
+    from megatest.testside import journal
     conn = db.connect(str(tmp_path / "live.db"))
     schema.ensure(conn)
     run_id = db.register_run(conn, db.register_keys(conn, ["k"]), ["a"], "r", "me")
     db.register_tests(conn, run_id, [("t", "")])
     test_id = db.find_test(conn, run_id, "t", "")["id"]
-    rpc_client.append_journal(str(tmp_path), "status", {"test": {"id": test_id},
+    journal.append_journal(str(tmp_path), "status", {"test": {"id": test_id},
                                                         "state": "COMPLETED", "status": "PASS"})
     runner = Runner.__new__(Runner)
     runner.conn, runner.plan, runner.given_back, runner.after_commit = conn, SimpleNamespace(env={}), [], []

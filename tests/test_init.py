@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from megatest.area import Area
-from megatest.settings import load_settings
-from megatest.testdefs import load_testdef
+from megatest.config.area import Area
+from megatest.config.settings import load_settings
+from megatest.config.testdefs import load_testdef
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = REPO / ".venv" / "bin"

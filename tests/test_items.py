@@ -1,8 +1,8 @@
 """Item expansion (§7): cross product, itemstable columns, zero items, unsafe values."""
 import pytest
 
+from megatest.config.items import check_item_value, expand_items, item_info, item_path
 from megatest.errors import MtError
-from megatest.items import check_item_value, expand_items, item_info, item_path
 
 
 def paths(items):

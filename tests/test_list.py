@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from megatest import db
-from megatest.area import Area
-from megatest.config import read_config
+from megatest.config.area import Area
+from megatest.config.parse import read_config
+from megatest.store import db
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = REPO / ".venv" / "bin"

@@ -472,8 +472,8 @@ def test_without_html_the_data_go_to_summary_dat(tmp_path):
 
 def test_dat_loads_through_the_checker_data_reader(tmp_path):
     sys.path.insert(0, str(BIN.parent.parent / "lib"))
-    from megatest.checkerdata import dat_rows
-    from megatest.testdata import normalize_row
+    from megatest.testside.checkerdata import dat_rows
+    from megatest.testside.testdata import normalize_row
     rules = """\
         (expect:value in "LogFileBody" 1.9 0.1 "voltage #{shell touch pwned}" #/V=([\\d.]+)/)
         (expect:value in "LogFileBody" 3 < "jitter" #/jitter=(.+)$/)

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from conftest import BIN, REPO, records, runs_json, write_area
-from megatest import db
-from megatest.area import Area
+from megatest.config.area import Area
+from megatest.store import db
 
 LIB = REPO / "lib"
 TESTS = {
@@ -503,7 +503,7 @@ def test_megatest_qa_data_switches_are_ignored_with_a_line_and_the_status_record
 # ---------------------------------------------------------------- the dispatcher
 
 def test_every_run_side_action_has_a_handler():
-    from megatest.commands import megatest as front, megatest_run
+    from megatest.commands import megatest_run, megatest_switches as front
     handled = {s for switches, _, _ in megatest_run.ACTIONS for s in switches} | {"-version"}
     assert handled == front.RUN_ACTIONS
     switches = front.VALUED | front.FLAGS
@@ -517,6 +517,8 @@ def test_test_side_path_imports_what_mt_test_imports():
                          capture_output=True, text=True, check=True).stdout.split()
     ours = {m for m in out if m.startswith("megatest")}
     assert ours == {"megatest", "megatest.commands", "megatest.commands.megatest",
-                    "megatest.commands.megatest_test", "megatest.commands.test", "megatest.errors",
-                    "megatest.states", "megatest.testenv", "megatest.testroute", "megatest.triggers"}
+                    "megatest.commands.megatest_switches", "megatest.commands.megatest_test",
+                    "megatest.commands.test", "megatest.errors",
+                    "megatest.states", "megatest.launch", "megatest.launch.testenv",
+                    "megatest.launch.triggers", "megatest.serve", "megatest.serve.testroute"}
     assert not {"docopt", "json", "subprocess", "sqlite3", "megatest.commands.megatest_run"} & set(out)

@@ -6,13 +6,14 @@ import time
 
 import pytest
 
-from megatest import db, testenv, triggers
-from megatest.area import Area
 from megatest.commands import test as mt_test
+from megatest.config.area import Area
+from megatest.launch import testenv, triggers
+from megatest.store import db
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = os.path.join(REPO, "lib")
-RUNNER = "import sys; from megatest.entry import run_command; sys.exit(run_command('test', sys.argv[1:]))"
+RUNNER = "import sys; from megatest.commands.entry import run_command; sys.exit(run_command('test', sys.argv[1:]))"
 
 
 class Area_:
@@ -383,8 +384,9 @@ def test_hot_path_imports_only_the_standard_library():
     out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": LIB}, capture_output=True,
                          text=True, check=True).stdout.split()
     ours = {m for m in out if m.startswith("megatest")}
-    assert ours <= {"megatest", "megatest.commands", "megatest.commands.test", "megatest.db",
-                    "megatest.states", "megatest.testenv", "megatest.triggers", "megatest.errors",
-                    "megatest.testroute"}
+    assert ours <= {"megatest", "megatest.commands", "megatest.commands.test", "megatest.store",
+                    "megatest.store.db", "megatest.states", "megatest.launch",
+                    "megatest.launch.testenv", "megatest.launch.triggers", "megatest.errors",
+                    "megatest.serve", "megatest.serve.testroute"}
     heavy = {"docopt", "filelock", "sqlite_utils", "subprocess", "csv", "decimal", "json"}
     assert not heavy & set(out)

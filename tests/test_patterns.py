@@ -1,7 +1,7 @@
 """Test patterns (§8): every example row, the Decisions, and the run-level consequences."""
 import pytest
 
-from megatest.patterns import (
+from megatest.config.patterns import (
     compile_testpatt, match_name, match_part, match_target, match_testpatt, split_elements,
 )
 

@@ -521,7 +521,7 @@ def test_normal_waiter_on_an_iterated_test(make_area, mt_env):
 
 
 def test_a_second_wrapper_attempt_replaces_the_first(tmp_path):
-    from megatest.progress import read_progress
+    from megatest.launch.progress import read_progress
     (tmp_path / ".mt-steps").write_text("pid 10\nstart s1 1.0\nend s1 143 step 2.0\n"
                                         "pid 11\nstart s1 3.0\nend s1 0 step 4.0\nexit 0\n")
     p = read_progress(str(tmp_path))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from megatest.scheme import (HOST, LANGUAGE, UNSPECIFIED, SchemeContext, SchemeError, Session,
+from megatest.config.scheme import (HOST, LANGUAGE, UNSPECIFIED, SchemeContext, SchemeError, Session,
                              UnknownProcedure, evaluate, registrar, to_text)
 
 TOOL = Path(__file__).resolve().parent.parent / "tools" / "check-scheme-uses"

@@ -9,8 +9,9 @@ import subprocess
 import pytest
 
 from conftest import mt, write_area
-from megatest import db, rpc_client
-from megatest.area import Area
+from megatest.config.area import Area
+from megatest.serve import rpc_client
+from megatest.store import db
 
 OTHER = "otherhost"
 

@@ -11,8 +11,11 @@ import time
 import pytest
 
 from conftest import BIN, mt, write_area
-from megatest import db, rpc_client, testenv
-from megatest.area import Area
+from megatest.config.area import Area
+from megatest.launch import testenv
+from megatest.serve import rpc_client
+from megatest.store import db
+from megatest.testside import journal
 
 ELSEWHERE = "elsewhere.invalid"      # a home host that is not this one: mt-test goes through mt-serve
 
@@ -217,7 +220,7 @@ def test_unknown_command_path_and_method(served):
 
 
 def test_oversized_bodies_get_413(served):
-    from megatest import rpc_http
+    from megatest.serve import rpc_http
     body = b'{"cmd": "ping", "params": {"pad": "' + b"x" * rpc_http.MAX_BODY_BYTES + b'"}}'
     status, reply = served.post(body)
     assert status == 413 and "exceeds" in reply["error"]
@@ -369,7 +372,7 @@ def test_a_refused_state_change_through_the_server_exits_1(served):
 
 def test_triggers_fire_on_the_calling_host(served):
     test_id, rundir = served.add_test("t1")
-    from megatest import triggers
+    from megatest.launch import triggers
     triggers.write_spec(rundir, {"COMPLETED/PASS": f"echo fired > {rundir}/fired; true"})
     out = mt_test(served.test_env(test_id, rundir, "t1"), "status", "COMPLETED", "PASS")
     assert out.returncode == 0, out.stderr
@@ -386,8 +389,8 @@ def test_unreachable_server_journals_and_the_next_call_delivers_in_order(served)
     assert first.returncode == 0
     assert "mt-serve is unreachable" in first.stderr and "delivered later" in first.stderr
     assert mt_test(env, "data", "set", "c", "v", "2").returncode == 0
-    journal = rpc_client.journal_path(rundir)
-    assert len(open(journal).readlines()) == 2
+    kept = journal.journal_path(rundir)
+    assert len(open(kept).readlines()) == 2
     assert served.data(test_id) == {}
     # the server is back, but its sweep has not run yet: the test's next call delivers all
     conn = served.conn()
@@ -397,7 +400,7 @@ def test_unreachable_server_journals_and_the_next_call_delivers_in_order(served)
     last = mt_test(env, "data", "set", "c", "w", "3")
     assert (last.returncode, last.stderr) == (0, "")
     assert served.data(test_id) == {("c", "v"): "2", ("c", "w"): "3"}
-    assert not os.path.exists(journal)
+    assert not os.path.exists(kept)
 
 
 def test_the_server_delivers_journals_of_running_tests_when_it_starts(served):
@@ -405,24 +408,24 @@ def test_the_server_delivers_journals_of_running_tests_when_it_starts(served):
     assert served.serve("--stop").returncode == 0
     env = served.test_env(test_id, rundir, "t1", patience="0.2")
     assert mt_test(env, "status", "RUNNING", "WARN", "-m", "from far").returncode == 0
-    assert os.path.exists(rpc_client.journal_path(rundir))
+    assert os.path.exists(journal.journal_path(rundir))
     assert served.serve("--ensure").returncode == 0
     wait_for(lambda: served.row(test_id)["status"] == "WARN", what="the journal's delivery")
     assert served.row(test_id)["comment"] == "from far"
-    wait_for(lambda: not os.path.exists(rpc_client.journal_path(rundir)), what="the journal to go")
+    wait_for(lambda: not os.path.exists(journal.journal_path(rundir)), what="the journal to go")
 
 
 def test_deliver_journal_applies_in_order_for_the_runner(served):
-    from megatest import testops
+    from megatest.testside import testops
     test_id, rundir = served.add_test("t1")
     ref = {"id": test_id}
-    rpc_client.append_journal(rundir, "data", {"test": ref, "rows": [_row("c", "v", "1")]})
-    rpc_client.append_journal(rundir, "status", {"test": ref, "state": "COMPLETED", "status": "AUTO"})
-    rpc_client.append_journal(rundir, "status", {"test": {"id": 9999}, "state": "X", "status": "Y"})
+    journal.append_journal(rundir, "data", {"test": ref, "rows": [_row("c", "v", "1")]})
+    journal.append_journal(rundir, "status", {"test": ref, "state": "COMPLETED", "status": "AUTO"})
+    journal.append_journal(rundir, "status", {"test": {"id": 9999}, "state": "X", "status": "Y"})
     with served.conn() as conn:
         assert testops.deliver_journal(conn, rundir) == 2
     assert served.row(test_id)["status"] == "PASS"
-    assert not os.path.exists(rpc_client.journal_path(rundir))
+    assert not os.path.exists(journal.journal_path(rundir))
 
 
 def _row(category, variable, value):
@@ -430,15 +433,10 @@ def _row(category, variable, value):
             "tol": "", "units": "", "comment": "", "status": "pass", "type": ""}
 
 
-def test_the_journal_has_one_name():
-    from megatest import testops
-    assert testops.JOURNAL == rpc_client.JOURNAL
-
-
 def test_replay_stops_at_the_first_unreachable_and_keeps_the_rest(tmp_path):
     rundir = str(tmp_path)
     for n in range(4):
-        rpc_client.append_journal(rundir, "step", {"n": n})
+        journal.append_journal(rundir, "step", {"n": n})
     seen = []
 
     def deliver(cmd, params):
@@ -446,21 +444,21 @@ def test_replay_stops_at_the_first_unreachable_and_keeps_the_rest(tmp_path):
             raise rpc_client.Unreachable("down")
         seen.append(params["n"])
 
-    result = rpc_client.replay_journal(rundir, deliver)
+    result = journal.replay_journal(rundir, deliver)
     assert (seen, result.delivered, result.remaining) == ([0, 1], 2, 2)
-    result = rpc_client.replay_journal(rundir, lambda c, p: seen.append(p["n"]))
+    result = journal.replay_journal(rundir, lambda c, p: seen.append(p["n"]))
     assert (seen, result.remaining) == ([0, 1, 2, 3], 0)
-    assert not os.path.exists(rpc_client.journal_path(rundir))
+    assert not os.path.exists(journal.journal_path(rundir))
 
 
 def test_a_line_torn_by_a_crash_is_skipped_and_the_next_append_stays_whole(tmp_path):
     rundir = str(tmp_path)
-    rpc_client.append_journal(rundir, "step", {"n": 1})
-    with open(rpc_client.journal_path(rundir), "a") as f:
+    journal.append_journal(rundir, "step", {"n": 1})
+    with open(journal.journal_path(rundir), "a") as f:
         f.write('{"cmd": "step", "par')                # the crash
-    rpc_client.append_journal(rundir, "step", {"n": 2})
+    journal.append_journal(rundir, "step", {"n": 2})
     seen = []
-    result = rpc_client.replay_journal(rundir, lambda c, p: seen.append(p["n"]))
+    result = journal.replay_journal(rundir, lambda c, p: seen.append(p["n"]))
     assert seen == [1, 2] and result.remaining == 0
 
 
@@ -479,7 +477,7 @@ def test_kill_9_of_the_server_mid_run_loses_nothing(served, reaped):
     assert served.serve("--ensure").returncode == 0
     code, _, err = reaped.finish()[0]
     assert (code, err) == (0, ""), err                # retried until the new server answered
-    assert not os.path.exists(rpc_client.journal_path(rundir))
+    assert not os.path.exists(journal.journal_path(rundir))
     assert served.data(test_id) == {("c", f"v{i}"): str(i) for i in range(1, count + 1)}
     assert served.info()["pid"] != killed
 
@@ -491,11 +489,11 @@ def test_kill_9_with_no_server_for_a_while_journals_and_the_new_server_delivers(
     loop = "for i in $(seq 1 10); do mt-test data set c v$i $i || exit 1; done"
     out = subprocess.run(["sh", "-c", loop], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stderr.count("delivered later") == 10, out.stderr
-    assert len(open(rpc_client.journal_path(rundir)).readlines()) == 10
+    assert len(open(journal.journal_path(rundir)).readlines()) == 10
     assert served.serve("--ensure").returncode == 0    # delivers the journals of running tests
     expected = {("c", f"v{i}"): str(i) for i in range(1, 11)}
     wait_for(lambda: served.data(test_id) == expected, what="the journal's delivery")
-    wait_for(lambda: not os.path.exists(rpc_client.journal_path(rundir)), what="the journal to go")
+    wait_for(lambda: not os.path.exists(journal.journal_path(rundir)), what="the journal to go")
 
 
 # ---------------------------------------------------------------- direct and served writers at once

@@ -6,8 +6,8 @@ import time
 
 from conftest import BIN, records
 from megatest.launch import direct
+from megatest.launch.progress import read_progress
 from megatest.launch.shell import Shell
-from megatest.progress import read_progress
 
 
 def wait_events(shell, want, timeout=10):

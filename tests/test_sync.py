@@ -9,8 +9,8 @@ import time
 import pytest
 
 from conftest import BIN, mt
-from megatest import db, sync
-from megatest.area import Area
+from megatest.config.area import Area
+from megatest.store import db, sync
 
 TABLES = ("runs", "tests", "test_steps", "test_data", "tasks", "metadat", "keys", "test_meta")
 

@@ -2,7 +2,7 @@
 import pytest
 
 from megatest.errors import MtError
-from megatest.testdata import compute_status, normalize_row, parse_csv_rows, rollup_status
+from megatest.testside.testdata import compute_status, normalize_row, parse_csv_rows, rollup_status
 
 SPEC_EXAMPLE = """\
 m,a,1.2,1.9,>

@@ -1,9 +1,9 @@
 """Dependencies (§9): itemmaps, bad waitons, cycles, automatic inclusion, verdicts, order."""
 import pytest
 
+from megatest.config.patterns import compile_testpatt
 from megatest.errors import MtError
-from megatest.patterns import compile_testpatt
-from megatest.waiton import (
+from megatest.config.waiton import (
     Deps, apply_itemmap, check_no_cycle, clean_waitons, closure, expansion_verdict,
     find_cycle, launch_order_key, parse_itemmap, toplevel_verdict, upstream_verdict,
 )

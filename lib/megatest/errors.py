@@ -1,4 +1,5 @@
-"""The one exception type users see: a message, optionally a file and line, and a hint."""
+"""The one exception type users see: a message, optionally a file and line, and a hint; and
+how a message names an option."""
 
 
 class MtError(Exception):
@@ -20,3 +21,9 @@ class MtError(Exception):
 
 class UsageError(MtError):
     """Bad command-line arguments."""
+
+
+def option_name(prog, name):
+    """NAME as the user of PROG types it: megatest's switches have one dash (`-testpatt`),
+    the mt-* commands' options two (`--testpatt`)."""
+    return ("-" if prog == "megatest" else "--") + name

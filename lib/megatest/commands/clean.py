@@ -27,14 +27,16 @@ Exit status: 0 done, 1 something could not be stopped, 2 usage or config error.
 """
 import sys
 
-from megatest.cli import parse
+from megatest.commands.cli import parse
 from megatest.commands.words import plural
 
 
 def main(argv):
     args = parse(__doc__, argv)
-    from megatest.area import find_area
-    from megatest import clean, db, homehost, settings as settings_mod
+    from megatest.config import settings as settings_mod
+    from megatest.config.area import find_area
+    from megatest.run import clean
+    from megatest.store import db, homehost
     area = find_area(args["--area"])
     settings = settings_mod.load_settings(area, warn=_warn)
     target, runname, testpatt = args["--target"], args["--runname"], args["--testpatt"] or "%"
@@ -79,7 +81,8 @@ def main(argv):
 
 
 def _queue(area, settings, action, target, runname, testpatt):
-    from megatest import actions, db
+    from megatest.serve import actions
+    from megatest.store import db
     conn = db.open_area_db(area, dbdir=settings.dbdir)
     task_id = actions.queue(conn, action, target, runname, testpatt)
     print(f"mt-clean: queued {action} of {target}/{runname} as task {task_id}; "
@@ -88,7 +91,7 @@ def _queue(area, settings, action, target, runname, testpatt):
 
 
 def _sync_now(area, settings):
-    from megatest import sync
+    from megatest.store import sync
     sync.sync_if_free(settings.live_db_path(), area.shared_db_path,
                       sync.lock_path(area, dbdir=settings.dbdir))
 

@@ -39,8 +39,8 @@ def main(argv):
             spec = json.load(f)
     except (OSError, ValueError) as err:
         raise MtError(f"{rundir}: no launch spec ({SPEC}): {err}") from None
-    from megatest import testenv
-    from megatest.testroute import TestRecord, off_home
+    from megatest.launch import testenv
+    from megatest.serve.testroute import TestRecord, off_home
     env = spec["env"]
     ident = testenv.decode_cmdinfo(env["MT_CMDINFO"])
     record = TestRecord(ident, env, off_home(env),

@@ -34,7 +34,7 @@ import os
 import re
 import sys
 
-from megatest.cli import parse
+from megatest.commands.cli import parse
 from megatest.errors import MtError, UsageError
 
 DISK_DIR = "runs-disk"
@@ -211,7 +211,7 @@ def _os_reason(err):
 
 def _keys(text):
     """Key names from KEY1/KEY2..., checked as megatest.config's [fields] will be."""
-    from megatest.settings import KEY_NAME, RESERVED_KEYS
+    from megatest.config.settings import KEY_NAME, RESERVED_KEYS
     keys = [k.strip() for k in (text or "").split("/")]
     if not keys or not all(keys):
         raise UsageError(f"--keys {text!r}: give key names joined by /, none empty (e.g. os/arch)")
@@ -229,7 +229,7 @@ def _keys(text):
 # ---------------------------------------------------------------- test
 
 def init_test(name, steps_text, waiton_text, items_text, area_opt):
-    from megatest.area import find_area, user_name
+    from megatest.config.area import find_area, user_name
     _check_test_name(name, "test name")
     area = find_area(area_opt)
     steps = _steps(steps_text) if steps_text is not None else [DEFAULT_STEP]
@@ -272,7 +272,7 @@ def testconfig_text(name, steps, waitons, items, author):
 
 
 def _check_test_name(name, what):
-    from megatest.testdefs import BAD_NAME
+    from megatest.config.testdefs import BAD_NAME
     if not name or BAD_NAME.search(name) or name.startswith("."):
         raise UsageError(f"{what} {name!r} may not be empty, start with '.', or contain "
                          f"whitespace or / , % * ~ ( )")
@@ -307,7 +307,7 @@ def _waitons(text, name):
 
 
 def _items(text):
-    from megatest.items import check_item_value
+    from megatest.config.items import check_item_value
     items = []
     for part in (text or "").split(";"):
         words = part.split()
@@ -328,7 +328,7 @@ def _items(text):
 
 
 def _known_tests(area):
-    from megatest.settings import load_settings
-    from megatest.testdefs import discover_tests
+    from megatest.config.settings import load_settings
+    from megatest.config.testdefs import discover_tests
     return discover_tests(area, load_settings(area).tests_paths)
 

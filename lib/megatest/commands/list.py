@@ -50,7 +50,7 @@ import json
 import os
 import sys
 
-from megatest.cli import parse
+from megatest.commands.cli import parse
 from megatest.commands.words import counted_records, plural, tests_and_items
 
 # Megatest's -list-runs text (cli.md, behaviour.md §15). The run line is the one cli.md fixes;
@@ -85,7 +85,7 @@ def main(argv):
     except UsageError:
         _check_listing(argv)
         raise
-    from megatest.area import find_area
+    from megatest.config.area import find_area
     area = find_area(args["--area"])
     if args["runs"]:
         return _runs(area, args)
@@ -132,7 +132,9 @@ def read_runs(area, target, runname, testpatt, states=(), statuses=(), steps=Fal
     """The selected runs and records (runops.select_runs) from the database reads use: the live
     one on the home host, else a fresh copy of megatest.db; [] before the first run.
     SETTINGS: the area's, when the caller has read them already."""
-    from megatest import db, homehost, readcopy, runops, settings as settings_mod
+    from megatest.config import settings as settings_mod
+    from megatest.run import runops
+    from megatest.store import db, homehost, readcopy
     settings = settings or settings_mod.load_settings(area, warn=_warn)
     note = homehost.away_note(area, settings, prog)
     if note:
@@ -153,7 +155,7 @@ def read_runs(area, target, runname, testpatt, states=(), statuses=(), steps=Fal
 def _unknown_filters(settings, runs, states, statuses, prog):
     """Warnings for --state/--status values no vocabulary knows and no listed record has
     (records may carry custom values their scripts set: those are not typos)."""
-    from megatest.cli import unknown_value_warnings
+    from megatest.commands.cli import unknown_value_warnings
     from megatest.states import validvalues_words
     declared = validvalues_words(settings.config.section("validvalues"))
     seen = {t[field] for sel in runs for t in sel["tests"] for field in ("state", "status")}
@@ -295,8 +297,8 @@ def _print_json(value):
 # ---------------------------------------------------------------- targets, tests
 
 def _targets(area, as_json):
-    from megatest.config import list_targets
-    from megatest import settings as settings_mod
+    from megatest.config import settings as settings_mod
+    from megatest.config.parse import list_targets
     settings_mod.read_keys(area, warn=_warn)      # a broken megatest.config is an error here too
     targets = []
     if os.path.isfile(area.runconfig_path):
@@ -310,7 +312,7 @@ def _targets(area, as_json):
 
 
 def _tests(area, as_json):
-    from megatest import settings as settings_mod, testdefs
+    from megatest.config import settings as settings_mod, testdefs
     settings = settings_mod.load_settings(area, warn=_warn)
     env = dict(os.environ, MT_RUN_AREA_HOME=area.toppath, MT_LINKTREE=settings.linktree,
                MT_TESTSUITENAME=settings.area_name)
@@ -335,7 +337,7 @@ def _tests(area, as_json):
 # ---------------------------------------------------------------- config
 
 def _config(area, target, as_json):
-    from megatest import settings as settings_mod
+    from megatest.config import settings as settings_mod
     settings = settings_mod.load_settings(area, warn=_warn, target=target)
     runconfig = resolved_runconfig(area, settings, target)
     sections = settings.config.sections
@@ -352,8 +354,8 @@ def _config(area, target, as_json):
 def resolved_runconfig(area, settings, target):
     """The runconfig variables of target (or of [default]) as read: helpers and [system] lines
     expanded, values not run through the shell (Megatest's -show-runconfig runs none)."""
-    from megatest.config import read_runconfig
-    from megatest.settings import key_environ, split_target
+    from megatest.config.parse import read_runconfig
+    from megatest.config.settings import key_environ, split_target
     if not os.path.isfile(area.runconfig_path):
         return {}
     env = dict(settings.environ, MT_LINKTREE=settings.linktree)

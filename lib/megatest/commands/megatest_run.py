@@ -10,11 +10,11 @@ import json
 import os
 import sys
 
-import megatest
-from megatest.commands.megatest import note_unused, usage_line
-from megatest.commands.words import plural
 from megatest.commands.megatest_setup import create_area, create_test, env2file, server, servers
+from megatest.commands.megatest_switches import note_unused, usage_line
+from megatest.commands.words import plural
 from megatest.errors import MtError, UsageError
+import megatest
 
 MEGATEST_VERSION = "1.6501"      # the Megatest release whose command line this one follows
 SELECT = ("-target", "-reqtarg", "-runname", ":runname", "-testpatt", "-itempatt")
@@ -51,14 +51,14 @@ def main(opts, words):
 # ---------------------------------------------------------------- arguments
 
 def _area():
-    from megatest.area import find_area
+    from megatest.config.area import find_area
     return find_area(None)
 
 
 def _settings(area, target=None):
     """The area's settings, read with the key variables of TARGET (else of $MT_TARGET, which
     -target sets) when it is one target of the area, as Megatest reads megatest.config."""
-    from megatest import settings as settings_mod
+    from megatest.config import settings as settings_mod
     target = target or os.environ.get("MT_TARGET")
     if target and not any(c in target for c in "%*,"):
         try:
@@ -116,7 +116,7 @@ def _dumpmode(opts, action, allowed):
 
 def _check_reqtarg(target, area):
     """-reqtarg: the target must be a section of runconfigs.config (Megatest exits 1; here 2)."""
-    from megatest.config import list_targets
+    from megatest.config.parse import list_targets
     found = os.path.isfile(area.runconfig_path) and target in list_targets(
         area.runconfig_path, toppath=area.toppath, warn=_warn)
     if not found:
@@ -151,7 +151,7 @@ def _run(opts):
 def _run_wait(opts):
     """-run-wait without -run: wait until every selected record of the runs is final."""
     import time
-    from megatest import clean, runops
+    from megatest.run import clean, runops
     target, runname, patt = _target(opts, "-run-wait"), _runname(opts, "-run-wait"), _testpatt(opts)
     area = _area()
     while True:
@@ -172,7 +172,7 @@ def _run_wait(opts):
 
 def _read_conn(area):
     """A read-only connection to what reads use (live db at home, else a copy); None before any run."""
-    from megatest import db, readcopy
+    from megatest.store import db, readcopy
     path = readcopy.path_for_reading(area, _settings(area))
     return db.open_for_reading(area, paths=[path]) if path else None
 
@@ -208,9 +208,9 @@ def _print_list(items, mode, wrap=None):
 
 def _list_targets(opts):
     """-list-targets: the target sections of runconfigs.config (mt-list targets), -target filters."""
-    from megatest import settings as settings_mod
-    from megatest.config import list_targets
-    from megatest.patterns import match_target
+    from megatest.config import settings as settings_mod
+    from megatest.config.parse import list_targets
+    from megatest.config.patterns import match_target
     mode = _dumpmode(opts, "-list-targets", ("json",))
     area = _area()
     settings_mod.read_keys(area, warn=_warn)     # a broken megatest.config is an error here too
@@ -268,7 +268,7 @@ def _test_paths(opts):
     """-test-paths / -test-files GLOB: run directories of the selected records, newest first;
     inside a test the target and run name default to the test's own."""
     import glob
-    from megatest import runops
+    from megatest.run import runops
     action = "-test-files" if "-test-files" in opts else "-test-paths"
     target = _target(opts, action)
     runname = _runname(opts, action, default=os.environ.get("MT_RUNNAME") or "%")
@@ -310,7 +310,7 @@ def _lock(opts):
 
 def _set_state_status(opts):
     """-set-state-status STATE,STATUS on the selected records; their triggers fire."""
-    from megatest import clean, runops
+    from megatest.run import clean, runops
     value = opts["-set-state-status"]
     if "," not in value:
         raise UsageError(f"-set-state-status {value}: give STATE,STATUS (e.g. COMPLETED,FAIL)")
@@ -339,7 +339,7 @@ def _set_state_status(opts):
 
 def _write_conn():
     """(area, live db connection, settings) for a change, which only the home host makes."""
-    from megatest import db, homehost
+    from megatest.store import db, homehost
     area = _area()
     settings = _settings(area)
     homehost.require_home(area, settings, "megatest")
@@ -348,13 +348,13 @@ def _write_conn():
 
 def _sync(area, settings):
     """The change reaches megatest.db now, as mt-clean's do."""
-    from megatest import sync
+    from megatest.store import sync
     sync.sync_if_free(settings.live_db_path(), area.shared_db_path,
                       sync.lock_path(area, dbdir=settings.dbdir))
 
 
 def _fire(rows):
-    from megatest import triggers
+    from megatest.launch import triggers
     for row in rows:
         env = dict(os.environ, MT_TEST_NAME=row["testname"], MT_ITEMPATH=row["item_path"],
                    MT_TEST_RUN_DIR=row["rundir"] or "")
@@ -363,7 +363,7 @@ def _fire(rows):
 
 def _run_status(opts):
     """-set-run-status STATUS [-m C] on the matching runs, or -get-run-status; no run: exit 1."""
-    from megatest import clean, runops
+    from megatest.run import clean, runops
     action = "-set-run-status" if "-set-run-status" in opts else "-get-run-status"
     target, runname = _target(opts, action), _runname(opts, action)
     if action == "-get-run-status":

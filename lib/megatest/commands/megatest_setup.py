@@ -12,7 +12,7 @@ ENV2FILE_HIDDEN = ("USER", "HOME", "DISPLAY", "LS_COLORS", "XKEYSYMDB", "EDITOR"
 
 def env2file(opts):
     """-env2file NAME: this environment as NAME.sh and NAME.csh, in megatest.sh's form."""
-    from megatest import rundir
+    from megatest.launch import rundir
     name = opts["-env2file"]
     rundir.write_env_files(os.path.dirname(name) or ".", dict(os.environ), ENV2FILE_HIDDEN,
                            name=os.path.basename(name))

@@ -8,10 +8,11 @@ the start-up cost: only the standard library and the small modules mt-test impor
 import os
 import sys
 
-from megatest import testenv, testroute
 from megatest.commands import test as mt_test
-from megatest.commands.megatest import TEST_SIDE, note, note_unused
+from megatest.commands.megatest_switches import TEST_SIDE, note, note_unused
 from megatest.errors import MtError, UsageError
+from megatest.launch import testenv
+from megatest.serve import testroute
 
 STATES = (":state", "-state")
 STATUSES = (":status", "-status")
@@ -55,7 +56,7 @@ def _first(opts, names):
 
 def _check(opts, words):
     """Every usage error before anything is recorded (Megatest exits 5 or 6 for these, here 2)."""
-    from megatest.commands.megatest import RUN_ACTIONS
+    from megatest.commands.megatest_switches import RUN_ACTIONS
     others = [s for s in opts if s in RUN_ACTIONS]
     if others:
         raise UsageError(f"{others[0]} cannot be combined with {_action(opts)} "

@@ -31,16 +31,16 @@ import signal
 import sys
 import time
 
-from megatest.cli import int_option, option_name, parse, unknown_value_warnings
+from megatest.commands.cli import int_option, parse, unknown_value_warnings
 from megatest.commands.words import plural, tests_and_items
-from megatest.errors import MtError, UsageError
+from megatest.errors import MtError, UsageError, option_name
 
 
 def main(argv, prog="mt-run"):
     """PROG: the front end whose spelling messages use (mt-run, or megatest's -run)."""
     args = parse(__doc__, argv)
-    from megatest.area import find_area
-    from megatest import runplan
+    from megatest.config.area import find_area
+    from megatest.run import runplan
     max_jobs = int_option(args, "-j", minimum=1)       # every option is checked before --dry-run
     if args["--dry-run"] and args["--queue"]:
         raise UsageError(f"{option_name(prog, 'dry-run')} changes nothing, "
@@ -59,8 +59,9 @@ def main(argv, prog="mt-run"):
         warn(message)
     if args["--dry-run"]:
         return _dry_run(plan)
-    from megatest import db, homehost, rundir
-    from megatest.runner import Options, Runner
+    from megatest.launch import rundir
+    from megatest.run.runner import Options, Runner
+    from megatest.store import db, homehost
     home = homehost.home_host(area, plan.settings, claim=True)
     if not homehost.is_home(home):
         raise MtError(f"this area's home host is {home}; mt-run runs tests from there",
@@ -110,7 +111,7 @@ def _late_elements(runner, plan, prog, warn):
     """Pattern elements only tests with [system] items could satisfy, checked now that their
     items are known: each that selected nothing is named; when the whole pattern selected
     nothing the run was not what was asked for, and the exit is 2."""
-    from megatest.patterns import dead_elements, pattern_elements
+    from megatest.config.patterns import dead_elements, pattern_elements
     pending = [n for n, t in plan.tests.items() if t.deferred and n not in runner.item_total]
     dead = dead_elements(",".join(plan.late_elements), runner.selected, pending)
     opt = option_name(prog, "testpatt")
@@ -125,13 +126,14 @@ def _late_elements(runner, plan, prog, warn):
 
 def _note_server_for_remote_tests(area, plan, warn):
     """Tests launched elsewhere report through the area server: say so when none runs."""
-    from megatest import locks, remote
+    from megatest.launch import remote
+    from megatest.store import locks
     if not plan.settings.config.get("jobtools", "launcher") and not plan.settings.config.section("launchers"):
         return                   # every test runs here (40 ms of imports and choices saved)
     kinds = {remote.choice_for(plan.settings, (name, "")).kind for name in plan.tests}
     if kinds <= {"direct"}:
         return
-    from megatest import rpc_server
+    from megatest.serve import rpc_server
     if locks.is_held(rpc_server.lock_path(area, plan.settings)):
         return
     warn("mt-run: note: no area server runs; tests a launcher puts on other hosts report "
@@ -140,7 +142,8 @@ def _note_server_for_remote_tests(area, plan, warn):
 
 def _queue(area, plan, args):
     """Queue a "start run" action; the area server runs it on the home host."""
-    from megatest import actions, db, homehost
+    from megatest.serve import actions
+    from megatest.store import db, homehost
     params = {"rerun": args["--rerun"] or "", "rerun_all": args["--rerun-all"],
               "rerun_clean": args["--rerun-clean"]}
     home = homehost.home_host(plan.settings.area, plan.settings, claim=True)
@@ -148,7 +151,7 @@ def _queue(area, plan, args):
         conn = db.open_area_db(area, dbdir=plan.settings.dbdir)
         task_id = actions.queue(conn, "run", plan.target, plan.runname, plan.user_testpatt, params)
     else:
-        from megatest import rpc_client
+        from megatest.serve import rpc_client
         task_id = rpc_client.call(area, "queue", {"action": "run", "target": plan.target,
                                                   "runname": plan.runname,
                                                   "testpatt": plan.user_testpatt, "params": params,
@@ -160,13 +163,13 @@ def _queue(area, plan, args):
 
 def _start_syncer(area, settings):
     """megatest.db follows the live db while this runner lives (unless cron's syncer does it)."""
-    from megatest import sync
+    from megatest.store import sync
     return sync.start_background(settings.live_db_path(), area.shared_db_path,
                                  sync.lock_path(area, dbdir=settings.dbdir), interval=1.0)
 
 
 def _stop_syncer(area, settings, syncer):
-    from megatest import sync
+    from megatest.store import sync
     thread, stop = syncer
     stop.set()
     thread.join()
@@ -211,7 +214,7 @@ def _statuses(text):
 
 
 def _dry_run(plan):
-    from megatest.runplan import expand
+    from megatest.run.runplan import expand
     for name, t in plan.tests.items():
         expansion = None if t.deferred else expand(t, plan)
         if t.deferred:

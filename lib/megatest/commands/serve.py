@@ -35,14 +35,14 @@ import sys
 import tempfile
 import time
 
-from megatest.cli import int_option, parse
+from megatest.commands.cli import int_option, parse
 from megatest.errors import MtError
 
 ENSURE_WAIT = 15.0       # s --ensure waits for the new server to publish server.json
 STOP_WAIT = 10.0         # s --stop waits for the server to let go of its lock
 LOG_DIR = "logs"
 LOG_NAME = "mt-serve.log"
-RUNNER = ("import sys; from megatest.entry import run_command; "
+RUNNER = ("import sys; from megatest.commands.entry import run_command; "
           "sys.exit(run_command('serve', sys.argv[1:]))")
 
 
@@ -51,8 +51,9 @@ def main(argv):
     port = int_option(args, "--port", minimum=0)
     if port > 65535:
         raise MtError(f"--port must be at most 65535, got {port}")
-    from megatest.area import find_area
-    from megatest import homehost, settings as settings_mod
+    from megatest.config import settings as settings_mod
+    from megatest.config.area import find_area
+    from megatest.store import homehost
     area = find_area(args["--area"])
     s = settings_mod.load_settings(area, warn=_warn)
     if args["--crontab"]:
@@ -74,7 +75,7 @@ def main(argv):
 
 
 def _serve(area, s, port, bind):
-    from megatest import rpc_server
+    from megatest.serve import rpc_server
     _configure_logging()
     server = rpc_server.Server(area, s, bind=bind, port=port, idle_timeout=idle_timeout(s))
     if not server.start():
@@ -90,7 +91,7 @@ def _serve(area, s, port, bind):
 
 
 def _ensure(area, s, port, bind):
-    from megatest import rpc_client, rpc_server
+    from megatest.serve import rpc_client, rpc_server
     if rpc_server.is_running(area, s):
         print(f"mt-serve: already running{_where(area)}")
         return 0
@@ -145,7 +146,7 @@ def require_writable(area, logdir=None):
 
 
 def _status(area, s, home):
-    from megatest import rpc_server
+    from megatest.serve import rpc_server
     info = rpc_server.status(area, s, home)
     if info is None:
         print(f"mt-serve: no server running for {area.toppath}")
@@ -161,7 +162,7 @@ def _status(area, s, home):
 
 
 def _stop(area, s):
-    from megatest import rpc_server
+    from megatest.serve import rpc_server
     outcome = rpc_server.stop(area, s, wait=STOP_WAIT)
     if outcome == "none":
         print(f"mt-serve: no server running for {area.toppath}")
@@ -181,12 +182,12 @@ def idle_timeout(s):
     try:
         return float(text) * 3600 or None
     except ValueError:
-        from megatest.config import parse_hms
+        from megatest.config.parse import parse_hms
         return parse_hms(text, s.where("server", "timeout"), _warn) or None
 
 
 def _where(area):
-    from megatest import rpc_client
+    from megatest.serve import rpc_client
     info = rpc_client.read_server(area.toppath)
     if not info:
         return ""

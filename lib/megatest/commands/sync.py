@@ -24,15 +24,16 @@ import shlex
 import sys
 import time
 
-from megatest.cli import parse
+from megatest.commands.cli import parse
 from megatest.commands.words import plural
 from megatest.errors import UsageError
 
 
 def main(argv):
     args = parse(__doc__, argv)
-    from megatest.area import find_area
-    from megatest import homehost, settings as settings_mod, sync
+    from megatest.config import settings as settings_mod
+    from megatest.config.area import find_area
+    from megatest.store import homehost, sync
     area = find_area(args["--area"])
     s = settings_mod.load_settings(area, warn=_warn)
     if args["--crontab"]:

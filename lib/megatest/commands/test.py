@@ -7,8 +7,10 @@ text all the same (tests check it parses), and is what --help prints.
 import os
 import sys
 
-from megatest import states, testenv, testroute
+from megatest import states
 from megatest.errors import MtError, UsageError
+from megatest.launch import testenv
+from megatest.serve import testroute
 
 USAGE = """\
 mt-test: called from inside a running test to record its state, status, steps and data.
@@ -194,7 +196,7 @@ def set_status(test, state, status, comment):
 # ---------------------------------------------------------------- data
 
 def load_data(test, source):
-    from megatest import testdata
+    from megatest.testside import testdata
     text = _read_input(source)
     return store_data(test, testdata.parse_csv_rows(text), "stdin" if source == "-" else source)
 
@@ -211,7 +213,7 @@ def _read_input(source):
 
 def store_data(test, rows, origin):
     """Compute missing statuses, upsert ROWS, update the counts (the status waits, §11.7)."""
-    from megatest import testdata
+    from megatest.testside import testdata
     problems = []
     rows = [testdata.normalize_row(r, warn=lambda m, r=r: problems.append(_row_problem(r, m)))
             for r in rows]
@@ -230,7 +232,7 @@ def _row_problem(row, message):
 # ---------------------------------------------------------------- steps
 
 def _checker_rows(path, stepname):
-    from megatest.checkerdata import checker_rows    # only when a checker ran
+    from megatest.testside.checkerdata import checker_rows    # only when a checker ran
     return checker_rows(path, stepname)
 
 
@@ -307,7 +309,7 @@ def _checker_note(status, code, rows):
     """The end row's comment: "<status>: <checker message>" unless PASS (§11.4)."""
     if status == states.PASS:
         return ""
-    from megatest.checkerdata import verdict_message
+    from megatest.testside.checkerdata import verdict_message
     return f"{status}: {verdict_message(rows) or f'log checker exit code {code}'}"
 
 
@@ -327,7 +329,8 @@ def _route_text(ident, remote_home):
     here = os.uname().nodename
     if not remote_home:
         return f"direct (live database on this host, {here})"
-    from megatest import rpc_client, testops
+    from megatest.serve import rpc_client
+    from megatest.testside import testops
     client = rpc_client.Client(ident.toppath)
     try:
         got = client.call("show", {"test": testops.test_ref(ident)}, patience=0)

@@ -7,7 +7,7 @@ result through the area's database or server, so the runner only watches the rec
 import os
 import shlex
 
-from megatest.launch import substitute
+from megatest.launch.choice import substitute
 
 LAUNCH_LOG = "mt_launch.log"
 

@@ -7,9 +7,9 @@ with the exit code, its status word and the message of the rule that decided it.
 """
 import os
 
+from megatest.config.scheme import to_text
 from megatest.logpro import model
 from megatest.logpro.check import expectation
-from megatest.scheme import to_text
 
 BANNER = "==========================LOGPRO SUMMARY=========================="
 

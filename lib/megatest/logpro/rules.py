@@ -11,11 +11,11 @@ warning says so.
 import os
 import time
 
-from megatest import scheme
+from megatest.config import scheme
+from megatest.config.scheme import UNSPECIFIED, Keyword, Regex, SchemeError, Symbol, brief, list_items, to_text
 from megatest.errors import MtError
 from megatest.logpro import model, rx
 from megatest.logpro.model import Origin, is_number
-from megatest.scheme import UNSPECIFIED, Keyword, Regex, SchemeError, Symbol, brief, list_items, to_text
 
 EXPECT_KEYWORDS = frozenset({"expires", "type", "hook", "class"})
 VALUE_KEYWORDS = EXPECT_KEYWORDS | {"matchnum"}

@@ -1,0 +1,654 @@
+"""The runner: one process drives every test record of a run.
+
+State lives in the database; the in-memory records are a write-through mirror, so a runner
+killed at any instant is replaced by the next `mt-run` of the same run, which adopts the
+tests still running (they run in their own sessions) and records what finished meanwhile.
+This module holds the state, the loop, readiness and the records' writes; starting tests
+is launching.py, watching them watching.py.
+"""
+import os
+import select
+import signal
+import socket
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from megatest import states
+from megatest.launch import direct, triggers
+from megatest.launch.progress import read_progress
+from megatest.run import launching, localshell, watching
+from megatest.run.watching import HEARTBEAT_INTERVAL, POLL_INTERVAL
+from megatest.store import db
+from megatest.testside import finish, journal
+
+NO_ITEM_COMMENT = "no item selected"
+
+
+@dataclass
+class Options:
+    rerun: tuple = ()
+    rerun_clean: bool = False
+    rerun_all: bool = False
+    max_jobs: int = None
+    dry_run: bool = False
+
+
+@dataclass
+class Report:
+    """What the command layer prints: one call per finished record, then the summary."""
+    finished: list = field(default_factory=list)
+
+
+class Runner:
+    def __init__(self, plan, area, conn, opts, on_event=None, say=None):
+        self.plan, self.area, self.conn, self.opts = plan, area, conn, opts
+        self.settings = plan.settings
+        self.on_event = on_event or (lambda kind, **kw: None)
+        self.say = say or (lambda text: sys.stderr.write(f"mt-run: {text}\n"))
+        self.host = socket.gethostname()
+        self.recs = {}            # (testname, item_path) -> dict(row)
+        self.selected = set()     # keys of selected records
+        self.iterated = {}        # testname -> True when iterated
+        self.expanded = {}        # testname -> bool (items registered)
+        self.no_item = set()      # toplevels whose items exist but none is selected
+        self.watchers = {}        # (testname, item_path) -> set of waiting keys
+        self.dirty = set()
+        self.ready = []
+        self.ready_set = set()    # keys in self.ready or launched from it
+        self.order_of = {}        # testname -> its launch order key (launching.order)
+        self.running = {}         # test id -> Running
+        self.others_running = 0
+        self.others_by_group = {}
+        self.jobgroup_of = {n: t.jobgroup for n, t in plan.tests.items()}
+        self.waited_on = {w for t in plan.tests.values() for w in t.deps.waitons}
+        self.stop = False
+        self.next_launch = 0.0
+        self.run_id = None
+        self.task_id = None
+        self.conn_path = plan.settings.live_db_path()
+        self.item_values = {}     # (testname, item_path) -> {var: value}
+        self.item_total = {}      # testname -> number of items expanded (before selection)
+        from megatest.launch.launchprep import Caches
+        from megatest.launch.slurm import Pacer
+        self.pacer = Pacer()      # scheduler submissions and polls
+        self.caches = Caches()    # launch work remembered between tests
+        self.shell = None         # the shell that forks local tests (launch/shell.py)
+        self.unsaved_pids = {}    # test id -> wrapper pid the shell reported, not yet written
+        self.kinds = {}           # key -> its launcher's kind
+        self.relaunches = {}      # test id -> times launched again (never started: watching)
+        self.after_commit = []    # what waits for the current transaction to commit
+        self.rollups_due = None   # during a pass: iterated tests whose toplevel waits for a rollup
+        self.given_back = []      # (rundir, journal text) delivered in the open transaction
+        self.stall_seen = False   # the stall guard saw a stall at its last check
+
+    # ------------------------------------------------------------ setup
+
+    def register(self):
+        """Run, keys, runner task, every selected record and the rerun resets: one transaction."""
+        with self._refused_storage(started=False):
+            self._register()
+        self.dirty = set(self.selected)
+
+    def _register(self):
+        p, conn = self.plan, self.conn
+        with db.transaction(conn):
+            stored = db.register_keys(conn, self.settings.keys)
+            if stored != self.settings.keys:
+                from megatest.errors import MtError
+                raise MtError(f"the keys in [fields] ({'/'.join(self.settings.keys)}) differ from the "
+                              f"keys of existing runs ({'/'.join(stored)})", self.area.config_path)
+            self.run_id = db.register_run(conn, self.settings.keys, p.keyvals, p.runname,
+                                          p.env.get("USER", ""))
+            self._claim_runner()
+            names = []
+            for name, t in p.tests.items():
+                db.set_test_meta(conn, name, {**t.meta, "iterated": "yes" if t.iterated else "no"})
+                names.append((name, ""))
+                self.iterated[name] = t.iterated
+                if t.iterated and not t.deferred:
+                    names.extend((name, path) for path, _ in self._expansion(t))
+            db.register_tests(conn, self.run_id, names)
+            db.set_run(conn, self.run_id, state="running")
+            for row in db.tests_of_run(conn, self.run_id, include_deleted=True):
+                self._load(dict(row))
+            self._apply_resets()
+
+    def _expansion(self, t, environ=None):
+        from megatest.run.runplan import expand
+        selected, total = expand(t, self.plan, environ=environ)
+        self.expanded[t.name] = True
+        self.item_values.update({(t.name, path): item for path, item in selected})
+        if total and not selected:
+            self.no_item.add(t.name)
+        self.item_total[t.name] = total
+        return selected
+
+    def _claim_runner(self):
+        from megatest.errors import MtError
+        for task in db.active_runners(self.conn, self.plan.target, self.plan.runname):
+            if task["host"] == self.host and task["pid"] and direct.pid_alive(task["pid"]) \
+                    and task["pid"] != os.getpid():
+                raise MtError(f"run {self.plan.target}/{self.plan.runname} is already being run by "
+                              f"mt-run pid {task['pid']} on {self.host}",
+                              hint="wait for it, or stop it first; running the command again later resumes")
+            db.update_task(self.conn, task["id"], state="stale", finished_at=time.time())
+        self.task_id = db.add_task(self.conn, "runner", action="run", target=self.plan.target,
+                                   runname=self.plan.runname, testpatt=self.plan.testpatt,
+                                   state="running", host=self.host, pid=os.getpid(),
+                                   run_id=self.run_id, heartbeat_at=time.time())
+
+    def _load(self, row):
+        key = (row["testname"], row["item_path"])
+        t = self.plan.tests.get(row["testname"])
+        if t is None:
+            return
+        from megatest.config.patterns import compile_testpatt
+        match = getattr(self, "_match", None) or compile_testpatt(self.plan.testpatt)
+        self._match = match
+        if row["item_path"] == "" or match(row["testname"], row["item_path"]):
+            self.recs[key] = row
+            self.selected.add(key)
+            if row["item_path"]:
+                self.expanded[row["testname"]] = True
+
+    def _apply_resets(self):
+        s, o = self.settings, self.opts
+        tops = []
+        for key in sorted(self.selected):
+            r = self.recs[key]
+            if r["item_path"] == "" and self.iterated.get(r["testname"]):
+                # a rollup starts over when blocked last time or removed (mt-clean): left
+                # DELETED, waiters would take it for a finished test that failed
+                if (r["state"] == "NOT_STARTED" and r["status"] in states.BLOCKED_STATUSES) or \
+                        r["state"] == "DELETED":
+                    self._reset(r)
+                    tops.append(r["testname"])
+                continue
+            state, status = r["state"], r["status"]
+            if states.is_running(state):
+                continue
+            reset = (
+                o.rerun_all
+                or status in o.rerun
+                or (o.rerun_clean and (state in s.cleanrerun_states or status in s.cleanrerun_statuses))
+                or any((not a or a == state) and (not b or b == status) for a, b in s.allow_auto_rerun)
+                or state in ("INCOMPLETE", "DELETED")
+                or (state == "NOT_STARTED" and status not in ("n/a", ""))
+            )
+            if reset and not (state == "NOT_STARTED" and status in ("n/a", "")):
+                self._reset(r)
+        for name in tops:                 # its items may all be final already (kept by mt-clean)
+            self._rollup(name)
+
+    def _reset(self, r):
+        db.reset_test(self.conn, r["id"])
+        r.update(state="NOT_STARTED", status="n/a", comment="", pid=None)
+        r["attempt"] = (r.get("attempt") or 0) + 1
+
+    # ------------------------------------------------------------ the loop
+
+    def run(self):
+        rfd, wfd = os.pipe()
+        os.set_blocking(wfd, False)
+        os.set_blocking(rfd, False)
+        old_wakeup = signal.set_wakeup_fd(wfd)
+        old_chld = signal.signal(signal.SIGCHLD, lambda *a: None)
+        try:
+            with self._refused_storage():
+                watching.adopt(self)
+                self._loop(rfd)
+        finally:
+            signal.signal(signal.SIGCHLD, old_chld)
+            signal.set_wakeup_fd(old_wakeup)
+            os.close(rfd)
+            os.close(wfd)
+
+    def _loop(self, rfd):
+        next_poll = next_beat = 0.0
+        while True:
+            now = time.time()
+            if now >= next_poll:
+                watching.poll(self, now)
+                next_poll = now + POLL_INTERVAL
+                if self._stalled():
+                    return
+            if now >= next_beat:
+                watching.heartbeat(self, now)
+                next_beat = now + HEARTBEAT_INTERVAL
+            # One write transaction for what a pass records (ends, then the starts they allow):
+            # a commit costs more than the rest of a trivial test's records together.
+            try:
+                with self._writing():
+                    self.rollups_due = set()
+                    watching.reap(self)
+                    localshell.shell_events(self)
+                    while self.dirty or self._rollups(watched_only=True):
+                        self._evaluate()     # waiters on a toplevel see it rolled up
+                    if not self.stop:
+                        launching.launch(self)
+                    self._rollups()
+            finally:
+                self.rollups_due = None
+            self._run_after_commit()
+            if self._done():
+                return
+            timeout = 0.0 if self.dirty else max(0.0, min(next_poll, next_beat) - time.time())
+            if self.ready and not self.stop and self.next_launch > time.time():
+                timeout = min(timeout, self.next_launch - time.time())
+            select.select([rfd, self.shell.notify] if self.shell else [rfd], [], [], timeout)
+            try:
+                while os.read(rfd, 512):
+                    pass
+            except BlockingIOError:
+                pass
+
+    @contextmanager
+    def _writing(self):
+        """A write transaction of the runner's. When the outermost one rolls back, nothing it
+        queued may start, and journals it delivered get their lines back (delivery trims a
+        journal at once; the calls would otherwise be lost with the rollback)."""
+        outer = not self.conn.in_transaction
+        try:
+            with db.transaction(self.conn):
+                yield
+        except BaseException:
+            if outer:
+                self.after_commit.clear()
+                self._give_back_journals()
+            raise
+        if outer:
+            self.given_back.clear()
+
+    def _give_back_journals(self):
+        while self.given_back:
+            journal.give_back_journal(*self.given_back.pop())
+
+    def _deliver_journal(self, rundir):
+        """The calls a test kept in its journal (the live db refused them, or mt-serve was
+        away), into its record before its end is judged."""
+        from megatest.testside import testops
+        if self.conn.in_transaction:
+            kept = journal.journal_text(rundir)
+            if kept is None:
+                return
+            self.given_back.append((rundir, kept))
+        testops.deliver_journal(self.conn, rundir, self.plan.env, warn=self.say)
+
+    @contextmanager
+    def _refused_storage(self, started=True):
+        """The live db (or the shell's file beside it) refusing a write becomes the one line
+        users see: exit 2 when the run was not registered, else exit 1. What was being written
+        is rolled back, so every record is as last committed: tests already running go on
+        (their calls wait in their journals), the others start when the same mt-run runs again."""
+        try:
+            yield
+        except (OSError, db.sqlite3.Error) as err:
+            reason = db.storage_reason(err)
+            if reason is None:
+                raise
+            what = f"run {self.plan.target}/{self.plan.runname} "
+            what += self._stopped_counts() if started else "not started"
+            origin = db.live_origin(dbdir=self.settings.dbdir)
+            raise db.StorageError(
+                f"{what}: the live database ({origin}) refused a write",
+                db.storage_path(err, self.conn_path), reason, exit_code=1 if started else 2,
+                hint="free space there (or make it writable), then run the same mt-run again: "
+                     "it resumes the run and records what the tests kept in their journals") from None
+
+    def _stopped_counts(self):
+        try:
+            self._reload()                   # the rolled-back pass changed the mirror
+        except db.sqlite3.Error:
+            pass
+        waiting = sum(1 for k in self.counted()
+                      if states.is_pending(self.recs[k]["state"], self.recs[k]["status"]))
+        return f"stopped ({len(self.running)} still running, {waiting} not started)"
+
+    def _later(self, action):
+        """Run action once what is being written is committed (now, outside a transaction):
+        a test starts, and a trigger fires, only on records others can read."""
+        if self.conn.in_transaction:
+            self.after_commit.append(action)
+        else:
+            action()
+
+    def _run_after_commit(self):
+        while self.after_commit:
+            self.after_commit.pop(0)()
+
+    def _done(self):
+        if self.stop:
+            return True
+        if self.running or self.ready or self.dirty:
+            return False                 # the full check below is O(records): not every pass
+        return all(self._final(k) for k in self.selected)
+
+    def _final(self, key):
+        r = self.recs[key]
+        name, path = key
+        if path == "" and self.iterated.get(name):
+            if r["state"] == "NOT_STARTED" and r["status"] in states.BLOCKED_STATUSES:
+                return True
+            if not self.expanded.get(name):
+                return False
+            if name in self.no_item:
+                return True
+            return states.is_final(r["state"], r["status"]) or all(
+                states.is_final(self.recs[k]["state"], self.recs[k]["status"])
+                for k in self.selected if k[0] == name and k[1])
+        return states.is_final(r["state"], r["status"])
+
+    # ------------------------------------------------------------ the stall guard
+
+    def _stalled(self):
+        """Nothing runs, nothing can start, yet records are not final: nothing this runner
+        waits on can happen any more (a record set back to NOT_STARTED after its launch, by
+        its test or another writer, and what waits on it). Seen at two checks in a row, with
+        the records re-read from the db, the run ends: the records say why (summary), one
+        line says it stalled. A record running elsewhere (another host, a scheduler, a
+        sweep to come) is something that can still happen: no stall while one exists."""
+        if self.running or self.ready or self.dirty or self.after_commit or self.stop \
+                or self.watchers.get(("exclusive", "")):
+            self.stall_seen = False
+            return False
+        stuck = [k for k in self.counted() if not self._final(k)]
+        if not stuck or self._changed_outside(stuck) or any(   # re-read: a record run elsewhere
+                states.is_running(self.recs[k]["state"]) for k in stuck):   # ends only there
+            self.stall_seen = False
+            return False
+        if not self.stall_seen:
+            self.stall_seen = True       # once more at the next poll, to be sure
+            return False
+        for key in stuck:
+            self.recs[key]["comment"] = f"cannot progress: {self._stall_reason(key)}"
+        self.say(f"error: run {self.plan.target}/{self.plan.runname} stalled: nothing runs and "
+                 f"nothing can start, yet {len(stuck)} of its records cannot finish (listed "
+                 f"below); the run ends incomplete")
+        self.stop = True
+        return True
+
+    def _changed_outside(self, keys):
+        """Re-read KEYS from the db; True when one changed there (the runner then judges
+        it again: it may have been finished, or set running, by someone else)."""
+        changed = False
+        for key in keys:
+            r = self.recs[key]
+            row = db.get_test(self.conn, r["id"])
+            if row and (row["state"], row["status"]) != (r["state"], r["status"]):
+                r.update(dict(row))
+                self._notify(key)
+                self.dirty.add(key)
+                changed = True
+        return changed
+
+    def _stall_reason(self, key):
+        from megatest.run import readiness
+        r = self.recs[key]
+        if r["state"] in states.TRANSIENT_STATES:
+            return f"another command is removing it ({r['state']})"
+        if key in self.ready_set:
+            return (f"{r['state']}/{r['status']} again after its launch (set by its test or "
+                    f"another writer); one mt-run launches a record once")
+        _, _, upstream = readiness.verdict(self.plan.tests[key[0]], key, self.plan.tests, self.recs,
+                                           self.iterated, self.expanded, self._final)
+        names = ", ".join(n + (f"/{p}" if p else "") for n, p in upstream)
+        return f"waits on {names}, which cannot finish" if names else "nothing launches it"
+
+    # ------------------------------------------------------------ readiness
+
+    def _notify(self, key):
+        waiting = self.watchers.pop(key, None)
+        if waiting:
+            self.dirty |= waiting
+
+    def _watch(self, upstream_key, key):
+        self.watchers.setdefault(upstream_key, set()).add(key)
+
+    def _evaluate(self):
+        while self.dirty:
+            batch, self.dirty = self.dirty, set()
+            changed = []
+            # record ids follow registration, so items are judged (and queued) in expansion order
+            for key in sorted(batch, key=lambda k: self.recs[k]["id"] if k in self.recs else 0):
+                r = self.recs.get(key)
+                if r is None or not states.is_pending(r["state"], r["status"]):
+                    continue
+                verdict, why = self._verdict(key)
+                if verdict == "wait":
+                    continue
+                if verdict == "ok":
+                    if key[1] == "" and self.iterated.get(key[0]):
+                        self._expand_now(key)
+                    elif key not in self.ready_set:
+                        launching.enqueue(self, key)
+                        self.ready_set.add(key)
+                else:
+                    status = "PREQ_FAIL" if verdict == "failed" else "PREQ_DISCARDED"
+                    changed.append((key, status, why))
+            if changed:
+                with db.transaction(self.conn):
+                    for key, status, why in changed:
+                        self._set(key, state="NOT_STARTED", status=status, comment=why)
+
+    def _verdict(self, key):
+        from megatest.run import readiness
+        name, path = key
+        t = self.plan.tests[name]
+        worst, why, watch = readiness.verdict(t, key, self.plan.tests, self.recs, self.iterated,
+                                              self.expanded, self._final)
+        for upstream in watch:
+            self._watch(upstream, key)
+        if worst == "ok" and "exclusive" in t.deps.modes and db.running_elsewhere(
+                self.conn, self.run_id, name, path, states.RUNNING_STATES):
+            self._watch(("exclusive", ""), key)
+            return "wait", ""
+        return worst, why
+
+    def _expand_now(self, key):
+        """Late expansion of an iterated test once its waitons allow it (behaviour.md §7.5)."""
+        from megatest.errors import MtError
+        name = key[0]
+        t = self.plan.tests[name]
+        if t.deferred:
+            try:
+                selected = self._expansion(t, environ=self._expansion_env())
+            except MtError as err:
+                # refused values: the test is over (no item will ever exist), and everything
+                # waiting on its expansion or its record must hear so
+                self.expanded[name] = True
+                self.item_total[name] = 0
+                with db.transaction(self.conn):
+                    self._set(key, state="COMPLETED", status="ABORT", comment=str(err))
+                self._notify((name, ""))
+                return
+        else:
+            selected = []
+        with db.transaction(self.conn):
+            db.register_tests(self.conn, self.run_id, [(name, p) for p, _ in selected])
+            if self.item_total.get(name) == 0:
+                self._set(key, state="NOT_STARTED", status="ZERO_ITEMS", comment="the item list is empty")
+            elif name in self.no_item:
+                self._set(key, comment=NO_ITEM_COMMENT)
+            for path, _ in selected:
+                row = db.find_test(self.conn, self.run_id, name, path)
+                self.recs[(name, path)] = dict(row)
+                self.selected.add((name, path))
+                self.dirty.add((name, path))
+        self._notify((name, ""))
+
+    def _expansion_env(self):
+        return self.plan.env
+
+    # ------------------------------------------------------------ launching
+
+    def job_tag(self):
+        from megatest.launch import remote
+        return remote.run_tag(self.run_id, self.area.area_id)
+
+    # ------------------------------------------------------------ watching and finishing
+
+    def _absorb(self, run, row):
+        """A record someone else finished: mirror, watchers, toplevel, journal, job row."""
+        key = (run.rec["testname"], run.rec["item_path"])
+        if run.rundir:
+            self._deliver_journal(run.rundir)
+            row = db.get_test(self.conn, row["id"])
+        self.recs[key].update(dict(row))
+        self._notify(key)
+        if key[1]:
+            top = db.find_test(self.conn, self.run_id, key[0], "")
+            if top:
+                self.recs[(key[0], "")].update(dict(top))
+                self._notify((key[0], ""))
+        self._forget(run, "done", None)
+
+    def _forget(self, run, job_state, code):
+        self.running.pop(run.rec["id"], None)
+        if run.job:
+            with db.transaction(self.conn):
+                db.update_task(self.conn, run.job, state=job_state, exit_code=code,
+                               finished_at=time.time())
+        self.on_event("finished", rec=self.recs[(run.rec["testname"], run.rec["item_path"])])
+
+    def _finish(self, runs):
+        """Record the final state of ended wrappers (behaviour.md §11.6), in one transaction."""
+        fired = []
+        now = time.time()
+        with self._writing():
+            for run in runs:
+                self.running.pop(run.rec["id"], None)
+                fired.append(self._finish_one(run, now))
+        for rec, old in fired:
+            if rec and (rec["state"], rec["status"]) != old:
+                self.fire_triggers(rec)          # both once the end is committed: a pass
+                self._later(lambda rec=rec: self.on_event("finished", rec=rec))   # may roll back
+
+    def _finish_one(self, run, now):
+        key = (run.rec["testname"], run.rec["item_path"])
+        if run.rundir:
+            self._deliver_journal(run.rundir)
+        row = dict(db.get_test(self.conn, run.rec["id"]))
+        old = (run.rec["state"], run.rec["status"])
+        self.recs[key].update(row)
+        p = read_progress(run.rundir) if run.rundir else None
+        if p:
+            finish.record_steps(self.conn, row["id"], p, run.rundir)
+        killed = None
+        if run.kill_status:
+            killed = "FAILED TO KILL" if watching.reap_group(run.pid) else "KILLED"
+        fields, only = finish.final_fields(self.conn, row, p, now, killed, run.rec.get("comment"))
+        if self.unsaved_pids.pop(row["id"], None) and not row["pid"]:
+            fields["pid"] = run.pid
+        self._set(key, only_states=only, **fields)
+        job = run.job or db.job_of_test(self.conn, row["id"])
+        if job:
+            code = p.exit_code if p else None
+            db.update_task(self.conn, job, finished_at=now, exit_code=code,
+                           state="killed" if killed else "done" if code is not None else "failed")
+        return self.recs[key], old
+
+    def _set(self, key, only_states=None, **fields):
+        """Write a record (rolling up its toplevel) and keep the mirror and watchers in step."""
+        r = self.recs[key]
+        fields.setdefault("last_update", time.time())
+        if not db.update_test(self.conn, r["id"], only_states=only_states, **fields):
+            return False
+        r.update(fields)
+        self._notify(key)
+        if key[1]:
+            if self.rollups_due is None:
+                self._rollup(key[0])
+            else:
+                self.rollups_due.add(key[0])
+        return True
+
+    def _rollup(self, name):
+        """The toplevel of an iterated test from its items, into the db and the mirror."""
+        top = db.rollup_toplevel(self.conn, self.run_id, name)
+        mirror = self.recs[(name, "")]
+        if top and (top["state"], top["status"]) != (mirror["state"], mirror["status"]):
+            self._notify((name, ""))
+        if top:
+            mirror.update(top)
+        row = db.find_test(self.conn, self.run_id, name, "")
+        if row and (row["state"], row["status"]) != (mirror["state"], mirror["status"]):
+            mirror.update(dict(row))
+            self._notify((name, ""))
+
+    def _rollups(self, watched_only=False):
+        """Roll up, once each, the toplevels whose items this pass changed (a big iterated
+        test's rollup reads all its items: once per pass, not once per item change); with
+        watched_only, only those a record waits on. True when one was rolled up."""
+        due = sorted(n for n in self.rollups_due if not watched_only or (n, "") in self.watchers)
+        self.rollups_due.difference_update(due)
+        for name in due:
+            self._rollup(name)
+        return bool(due)
+
+    def fire_triggers(self, rec):
+        """Fire the record's [triggers] for its current state/status once it is committed."""
+        t = self.plan.tests.get(rec["testname"])
+        if t is None or t.triggers:      # the spec in the run dir comes from these
+            state, status = rec["state"], rec["status"]
+            self._later(lambda: triggers.fire(rec["rundir"] or "", rec["id"], state, status,
+                                              self._trigger_env(rec)))
+
+    def _trigger_env(self, rec):
+        return {**self.plan.env, "MT_TEST_NAME": rec["testname"], "MT_ITEMPATH": rec["item_path"],
+                "MT_TEST_RUN_DIR": rec["rundir"] or ""}
+
+    # ------------------------------------------------------------ the end
+
+    def close(self, interrupted=False):
+        """Derive the run's state and rollup status, close the runner's task, copy the db."""
+        with self._refused_storage():
+            self._close(interrupted)
+
+    def _close(self, interrupted):
+        from megatest import rollup
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")    # interrupted while a rollback was under way
+        if interrupted:
+            self._reload()                   # a pass cut short changed the mirror, not the db
+        if self.shell:
+            localshell.shell_events(self)
+            self.shell.close()
+        localshell.save_pids(self)
+        finals = all(self._final(k) for k in self.selected)
+        tops = [(r["state"], r["status"]) for r in db.run_toplevel_statuses(self.conn, self.run_id)]
+        result = rollup.rollup(tops) or ("NOT_STARTED", "n/a")
+        passes = sum(1 for _, s in tops if s == "PASS")
+        fails = sum(1 for _, s in tops if not states.is_clean(s))
+        with db.transaction(self.conn):
+            db.set_run(self.conn, self.run_id, state="completed" if finals else "incomplete",
+                       rollup_status=result[1], pass_count=passes, fail_count=fails)
+            db.update_task(self.conn, self.task_id, state="killed" if interrupted else "done",
+                           finished_at=time.time(), exit_code=self.exit_code())
+
+    def _reload(self):
+        for row in db.tests_of_run(self.conn, self.run_id, include_deleted=True):
+            key = (row["testname"], row["item_path"])
+            if key in self.recs:
+                self.recs[key].update(dict(row))
+
+    def counted(self):
+        """The selected records a summary and the exit code count, sorted: every item and
+        non-iterated test, and the toplevel of an iterated test only where it stands for the
+        test because no item record exists (blocked, zero items, refused item values)."""
+        with_items = {name for name, path in self.selected if path}
+        return [key for key in sorted(self.selected)
+                if key[1] or not self.iterated.get(key[0])
+                or (key[0] not in with_items and key[0] not in self.no_item)]
+
+    def exit_code(self):
+        return 1 if self.failures() else 0
+
+    def failures(self):
+        return [self.recs[key] for key in self.counted()
+                if not self._final(key) or not states.is_clean(self.recs[key]["status"])]
+
+    def still_running(self):
+        return list(self.running.values())
+
