@@ -112,8 +112,8 @@ def _late_elements(runner, plan, prog, warn):
     items are known: each that selected nothing is named; when the whole pattern selected
     nothing the run was not what was asked for, and the exit is 2."""
     from megatest.config.patterns import dead_elements, pattern_elements
-    pending = [n for n, t in plan.tests.items() if t.deferred and n not in runner.item_total]
-    dead = dead_elements(",".join(plan.late_elements), runner.selected, pending)
+    pending = [n for n, t in plan.tests.items() if t.deferred and n not in runner.records.item_total]
+    dead = dead_elements(",".join(plan.late_elements), runner.records.selected, pending)
     opt = option_name(prog, "testpatt")
     for text in dead:
         warn(f"{prog}: warning: {opt} element {text!r} selected no test or item "
@@ -276,10 +276,10 @@ CLEAN = ("PASS", "WARN", "CHECK", "WAIVED", "SKIP")
 
 def _state_counts(runner):
     counts = {}
-    for key in runner.selected:
-        if key[1] == "" and runner.iterated.get(key[0]):
+    for key in runner.records.selected:
+        if key[1] == "" and runner.records.iterated.get(key[0]):
             continue
-        state = runner.recs[key]["state"]
+        state = runner.records.recs[key]["state"]
         counts[state] = counts.get(state, 0) + 1
     return counts
 
@@ -288,15 +288,15 @@ def _summary(runner, plan, show, interrupted):
     from megatest import states
     out = show.out
     counts = {}
-    for key in runner.counted():
-        status = runner.recs[key]["status"]
+    for key in runner.records.counted():
+        status = runner.records.recs[key]["status"]
         counts[status] = counts.get(status, 0) + 1
     total = sum(counts.values())
     elapsed = time.time() - show.started
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
     out.write(f"run {plan.target}/{plan.runname}: {tests_and_items(total)} in {elapsed:.1f}s"
               f"{': ' + summary if summary else ''}\n")
-    for r in runner.failures():
+    for r in runner.records.failures():
         name = r["testname"] + (f"/{r['item_path']}" if r["item_path"] else "")
         where = r["rundir"] or ""
         final = states.is_final(r["state"], r["status"])      # a running test has no final log yet

@@ -56,9 +56,9 @@ def prepare(runner, key):
     Every file or directory made here costs 0.3-0.7 ms on a busy disk, and a nightly run
     makes thousands: directories already made are remembered, the wrapper travels in argv."""
     plan, s = runner.plan, runner.settings
-    rec = runner.recs[key]
+    rec = runner.records.recs[key]
     t = plan.tests[key[0]]
-    top = runner.recs[(key[0], "")]
+    top = runner.records.recs[(key[0], "")]
     disk = _disk_of(top, len(s.keys)) or rd.choose_disk(s, t.disks)
     phys, link, phys_top, link_top = rd.paths(s, disk, plan.target, plan.runname, key[0], key[1])
     fresh = not os.path.lexists(phys)
@@ -122,4 +122,4 @@ def _disk_of(top, nkeys):
 def _item_of(runner, t, item_path):
     if not item_path:
         return None
-    return runner.item_values.get((t.name, item_path))
+    return runner.records.item_values.get((t.name, item_path))

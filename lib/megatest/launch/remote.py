@@ -102,7 +102,7 @@ def scheduler_module(kind):
 def watch(runner, now, killreq):
     """Records run elsewhere: absorb the final ones; ask the scheduler about all of the run's
     jobs with one query per cycle (adaptive interval), and cancel killed ones with one call."""
-    watched = {tid: run for tid, run in runner.running.items() if run.launcher != "direct"}
+    watched = {tid: run for tid, run in runner.jobs.running.items() if run.launcher != "direct"}
     if not watched:
         return
     for tid, row in final_rows(runner.conn, list(watched)).items():
@@ -173,10 +173,10 @@ def never_submitted(runner, run):
     key = (run.rec["testname"], run.rec["item_path"])
     with db.transaction(runner.conn):
         changed = runner._set(key, state="NOT_STARTED", status="n/a", only_states=("LAUNCHED",))
-    runner.running.pop(run.rec["id"], None)
+    runner.jobs.running.pop(run.rec["id"], None)
     if changed:
-        runner.ready_set.discard(key)
-        runner.dirty.add(key)
+        runner.queue.ready_set.discard(key)
+        runner.records.dirty.add(key)
 
 
 def scheduler_ended(runner, run, state, status, comment):

@@ -5,46 +5,29 @@ Functions of the runner's state (runner.py), as launchprep.py and remote.py are.
 """
 import os
 import time
-from dataclasses import dataclass
 
 from megatest import states
 from megatest.launch import direct, launchprep
 from megatest.run import localshell
+from megatest.run.state import Running
 from megatest.store import db
-
-
-@dataclass
-class Running:
-    rec: dict
-    pid: int
-    rundir: str
-    started: float
-    child: bool                 # our own child: waitpid tells us when it ends
-    kill_at: float = None       # SIGTERM sent at; SIGKILL after KILL_GRACE
-    kill_status: str = ""       # KILLED after a kill request or runtime limit
-    steps_size: int = -1
-    job: int = None             # its row in the tasks table
-    launcher: str = "direct"    # direct, template, slurm, lsf (see megatest.launch)
-    job_id: str = ""            # the scheduler's job id
-    missing: int = 0            # scheduler polls that did not list the job
-    shell_pid: int = 0          # the runner's shell that was sent this test (local tests)
-    lost_at: float = None       # first seen with neither a wrapper pid nor a live shell
 
 
 def limit_free(runner, name):
     """May one more test of `name` start, by the counts this runner knows?"""
     limit = runner.settings.max_jobs
     if runner.opts.max_jobs:
-        mine = sum(1 for _ in runner.running)
+        mine = sum(1 for _ in runner.jobs.running)
         if mine >= runner.opts.max_jobs:
             return False
-    if len(runner.running) + runner.others_running >= limit:
+    if len(runner.jobs.running) + runner.jobs.others_running >= limit:
         return False
-    group = runner.jobgroup_of.get(name, "default")
+    group = runner.jobs.jobgroup_of.get(name, "default")
     glimit = runner.settings.jobgroups.get(group)
     if glimit:
-        mine = sum(1 for run in runner.running.values() if runner.jobgroup_of.get(run.rec["testname"]) == group)
-        if mine + runner.others_by_group.get(group, 0) >= glimit:
+        jobs = runner.jobs
+        mine = sum(1 for run in jobs.running.values() if jobs.jobgroup_of.get(run.rec["testname"]) == group)
+        if mine + jobs.others_by_group.get(group, 0) >= glimit:
             return False
     return True
 
@@ -52,17 +35,18 @@ def limit_free(runner, name):
 def order(runner, key):
     """Launch order: priority, then tests others wait on, then name (items of one test
     keep their expansion order)."""
-    found = runner.order_of.get(key[0])
+    queue = runner.queue
+    found = queue.order_of.get(key[0])
     if found is None:
         t = runner.plan.tests[key[0]]
-        found = runner.order_of[key[0]] = (-t.priority, 0 if key[0] in runner.waited_on else 1, key[0])
+        found = queue.order_of[key[0]] = (-t.priority, 0 if key[0] in queue.waited_on else 1, key[0])
     return found
 
 
 def enqueue(runner, key):
     """Into the ready queue, which stays in launch order: one insertion per key (after its
     equals), where a sort per pass cost a big iterated test O(items) key calls each time."""
-    ready, rank = runner.ready, order(runner, key)
+    ready, rank = runner.queue.ready, order(runner, key)
     lo, hi = 0, len(ready)
     while lo < hi:
         mid = (lo + hi) // 2
@@ -75,33 +59,33 @@ def enqueue(runner, key):
 
 def launch(runner):
     """Launch ready records in order while limits allow; stop scanning once full."""
-    if not runner.ready:
+    if not runner.queue.ready:
         return
     now = time.time()
-    if now < runner.next_launch:
+    if now < runner.queue.next_launch:
         return
-    room = capacity(runner) - len(runner.running)
+    room = capacity(runner) - len(runner.jobs.running)
     if room <= 0:
         return
     batch, rest = [], []
-    for n, key in enumerate(runner.ready):
+    for n, key in enumerate(runner.queue.ready):
         if len(batch) >= room or (runner.settings.launch_delay and batch):
-            rest.extend(runner.ready[n:])
+            rest.extend(runner.queue.ready[n:])
             break
         if limit_free(runner, key[0]):
             batch.append(key)
         else:
             rest.append(key)
     if runner.settings.launch_delay and batch:
-        runner.next_launch = now + runner.settings.launch_delay
-    runner.ready = rest
+        runner.queue.next_launch = now + runner.settings.launch_delay
+    runner.queue.ready = rest
     if batch:
         start_batch(runner, batch)
 
 
 def capacity(runner):
     """How many tests may run at once, given those of other runs."""
-    cap = runner.settings.max_jobs - runner.others_running
+    cap = runner.settings.max_jobs - runner.jobs.others_running
     if runner.opts.max_jobs:
         cap = min(cap, runner.opts.max_jobs)
     return cap
@@ -121,10 +105,10 @@ def start_batch(runner, keys):
         by_group = db.count_running_by_group(runner.conn, states.RUNNING_STATES) \
             if runner.settings.jobgroups else {}
         for key in keys:
-            r = runner.recs[key]
+            r = runner.records.recs[key]
             if not states.is_pending(r["state"], r["status"]):
                 continue
-            group = runner.jobgroup_of.get(key[0], "default")
+            group = runner.jobs.jobgroup_of.get(key[0], "default")
             glimit = runner.settings.jobgroups.get(group)
             if total >= runner.settings.max_jobs or (glimit and by_group.get(group, 0) >= glimit):
                 enqueue(runner, key)
@@ -174,19 +158,19 @@ def spawn_launched(runner, prepared):
             if job_id:
                 runner._set(key, job_id=job_id)
             job = add_job(runner, key, kind, pid, job_id, now)
-            track(runner, Running(runner.recs[key], pid or 0, rundir, now, child=pid is not None,
+            track(runner, Running(runner.records.recs[key], pid or 0, rundir, now, child=pid is not None,
                                   job=job, launcher=kind, job_id=job_id or ""))
 
 
 def add_job(runner, key, kind, pid, job_id, now):
     return db.add_task(runner.conn, "job", action=kind, target=runner.plan.target,
                        runname=runner.plan.runname, state="running", host=runner.host, pid=pid,
-                       job_id=job_id or "", run_id=runner.run_id, test_id=runner.recs[key]["id"],
+                       job_id=job_id or "", run_id=runner.run_id, test_id=runner.records.recs[key]["id"],
                        claimed_at=now, heartbeat_at=now)
 
 
 def track(runner, run):
-    runner.running[run.rec["id"]] = run
+    runner.jobs.running[run.rec["id"]] = run
     runner.on_event("started", rec=run.rec)
 
 
@@ -196,7 +180,7 @@ def start_local(runner, batch):
     from megatest.launch.shell import ShellGone
     failed = []
     for key, rundir, env, script, job in batch:
-        rec, now = runner.recs[key], time.time()
+        rec, now = runner.records.recs[key], time.time()
         body = launchprep.body(runner, runner.plan.tests[key[0]])
         try:
             try:
@@ -221,7 +205,7 @@ def start_local(runner, batch):
         except OSError as err:
             failed.append((key, job, err))
             continue
-        runner.unsaved_pids[rec["id"]] = pid
+        runner.jobs.unsaved_pids[rec["id"]] = pid
         track(runner, Running(rec, pid, rundir, now, child=True, job=job))
     if failed:
         with db.transaction(runner.conn):
@@ -238,14 +222,14 @@ def spawn(runner, key, rundir, env, script):
         remote.write_exec_spec(rundir, env, script, runner.plan.tests[key[0]].runtimelim)
         if choice.kind == "template":
             useshell = (runner.settings.config.get("jobtools", "useshell") or "yes").strip() != "no"
-            pid = remote.start_template(choice, runner.plan, runner.recs[key], rundir, env,
+            pid = remote.start_template(choice, runner.plan, runner.records.recs[key], rundir, env,
                                         runner.run_id, useshell)
             return key, "template", pid, None, rundir, ""
         sched = remote.scheduler_module(choice.kind)
         runner.pacer.before_submit()
         words = sched.resources(runner.plan.tests[key[0]].config) if hasattr(sched, "resources") else []
         job_id = sched.submit(list(choice.words), rundir, remote.quoted([remote.exec_path(env), rundir]),
-                              runner.job_tag(), words, env, comment=remote.job_comment(runner.recs[key]["id"]))
+                              runner.job_tag(), words, env, comment=remote.job_comment(runner.records.recs[key]["id"]))
         return key, choice.kind, None, job_id, rundir, ""
     except Exception as err:          # OSError or the scheduler's LaunchError
         if not isinstance(err, OSError) and type(err).__name__ != "LaunchError":
@@ -254,10 +238,10 @@ def spawn(runner, key, rundir, env, script):
 
 
 def launcher_kind(runner, key):
-    kind = runner.kinds.get(key)
+    kind = runner.jobs.kinds.get(key)
     if kind is None:
         from megatest.launch import remote
-        kind = runner.kinds[key] = remote.choice_for(runner.settings, key).kind
+        kind = runner.jobs.kinds[key] = remote.choice_for(runner.settings, key).kind
     return kind
 
 

@@ -35,12 +35,12 @@ def shell_events(runner):
         return
     ended = []
     for kind, tid, value in runner.shell.events():
-        run = runner.running.get(tid)
+        run = runner.jobs.running.get(tid)
         if run is None or run.launcher != "direct":
             continue
         if kind == "pid":
             run.pid = value
-            runner.unsaved_pids[tid] = value
+            runner.jobs.unsaved_pids[tid] = value
         else:
             ended.append(run)
     if ended:
@@ -50,8 +50,8 @@ def shell_events(runner):
 def save_pids(runner):
     """The pids the shell reported, written in one transaction (a finished test's goes
     with its final record instead)."""
-    pids = {tid: pid for tid, pid in runner.unsaved_pids.items() if tid in runner.running}
-    runner.unsaved_pids = {}
+    pids = {tid: pid for tid, pid in runner.jobs.unsaved_pids.items() if tid in runner.jobs.running}
+    runner.jobs.unsaved_pids = {}
     if pids:
         with db.transaction(runner.conn):
             for tid, pid in pids.items():

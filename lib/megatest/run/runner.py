@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from megatest import states
 from megatest.launch import direct, triggers
 from megatest.launch.progress import read_progress
-from megatest.run import launching, localshell, watching
+from megatest.run import launching, localshell, stall, watching
+from megatest.run.state import Jobs, ReadyQueue, Records
 from megatest.run.watching import HEARTBEAT_INTERVAL, POLL_INTERVAL
 from megatest.store import db
 from megatest.testside import finish, journal
@@ -42,42 +43,31 @@ class Report:
 
 
 class Runner:
+    """Drives one run to its end. Its state is three small holders (state.py): the records
+    mirror, the ready queue and the jobs it watches; helpers that act on that state take the
+    runner (launching, localshell, watching, stall, launch/launchprep, launch/remote).
+
+    `register` loads the run, `run` loops until every selected record is final, `close`
+    writes the run's result. Each pass of the loop (`_pass`) is one write transaction."""
+
     def __init__(self, plan, area, conn, opts, on_event=None, say=None):
         self.plan, self.area, self.conn, self.opts = plan, area, conn, opts
         self.settings = plan.settings
         self.on_event = on_event or (lambda kind, **kw: None)
         self.say = say or (lambda text: sys.stderr.write(f"mt-run: {text}\n"))
         self.host = socket.gethostname()
-        self.recs = {}            # (testname, item_path) -> dict(row)
-        self.selected = set()     # keys of selected records
-        self.iterated = {}        # testname -> True when iterated
-        self.expanded = {}        # testname -> bool (items registered)
-        self.no_item = set()      # toplevels whose items exist but none is selected
-        self.watchers = {}        # (testname, item_path) -> set of waiting keys
-        self.dirty = set()
-        self.ready = []
-        self.ready_set = set()    # keys in self.ready or launched from it
-        self.order_of = {}        # testname -> its launch order key (launching.order)
-        self.running = {}         # test id -> Running
-        self.others_running = 0
-        self.others_by_group = {}
-        self.jobgroup_of = {n: t.jobgroup for n, t in plan.tests.items()}
-        self.waited_on = {w for t in plan.tests.values() for w in t.deps.waitons}
+        self.records = Records()
+        self.queue = ReadyQueue(waited_on={w for t in plan.tests.values() for w in t.deps.waitons})
+        self.jobs = Jobs(jobgroup_of={n: t.jobgroup for n, t in plan.tests.items()})
         self.stop = False
-        self.next_launch = 0.0
         self.run_id = None
         self.task_id = None
         self.conn_path = plan.settings.live_db_path()
-        self.item_values = {}     # (testname, item_path) -> {var: value}
-        self.item_total = {}      # testname -> number of items expanded (before selection)
         from megatest.launch.launchprep import Caches
         from megatest.launch.slurm import Pacer
         self.pacer = Pacer()      # scheduler submissions and polls
         self.caches = Caches()    # launch work remembered between tests
         self.shell = None         # the shell that forks local tests (launch/shell.py)
-        self.unsaved_pids = {}    # test id -> wrapper pid the shell reported, not yet written
-        self.kinds = {}           # key -> its launcher's kind
-        self.relaunches = {}      # test id -> times launched again (never started: watching)
         self.after_commit = []    # what waits for the current transaction to commit
         self.rollups_due = None   # during a pass: iterated tests whose toplevel waits for a rollup
         self.given_back = []      # (rundir, journal text) delivered in the open transaction
@@ -89,7 +79,7 @@ class Runner:
         """Run, keys, runner task, every selected record and the rerun resets: one transaction."""
         with self._refused_storage(started=False):
             self._register()
-        self.dirty = set(self.selected)
+        self.records.dirty = set(self.records.selected)
 
     def _register(self):
         p, conn = self.plan, self.conn
@@ -106,7 +96,7 @@ class Runner:
             for name, t in p.tests.items():
                 db.set_test_meta(conn, name, {**t.meta, "iterated": "yes" if t.iterated else "no"})
                 names.append((name, ""))
-                self.iterated[name] = t.iterated
+                self.records.iterated[name] = t.iterated
                 if t.iterated and not t.deferred:
                     names.extend((name, path) for path, _ in self._expansion(t))
             db.register_tests(conn, self.run_id, names)
@@ -118,11 +108,11 @@ class Runner:
     def _expansion(self, t, environ=None):
         from megatest.run.runplan import expand
         selected, total = expand(t, self.plan, environ=environ)
-        self.expanded[t.name] = True
-        self.item_values.update({(t.name, path): item for path, item in selected})
+        self.records.expanded[t.name] = True
+        self.records.item_values.update({(t.name, path): item for path, item in selected})
         if total and not selected:
-            self.no_item.add(t.name)
-        self.item_total[t.name] = total
+            self.records.no_item.add(t.name)
+        self.records.item_total[t.name] = total
         return selected
 
     def _claim_runner(self):
@@ -148,17 +138,17 @@ class Runner:
         match = getattr(self, "_match", None) or compile_testpatt(self.plan.testpatt)
         self._match = match
         if row["item_path"] == "" or match(row["testname"], row["item_path"]):
-            self.recs[key] = row
-            self.selected.add(key)
+            self.records.recs[key] = row
+            self.records.selected.add(key)
             if row["item_path"]:
-                self.expanded[row["testname"]] = True
+                self.records.expanded[row["testname"]] = True
 
     def _apply_resets(self):
         s, o = self.settings, self.opts
         tops = []
-        for key in sorted(self.selected):
-            r = self.recs[key]
-            if r["item_path"] == "" and self.iterated.get(r["testname"]):
+        for key in sorted(self.records.selected):
+            r = self.records.recs[key]
+            if r["item_path"] == "" and self.records.iterated.get(r["testname"]):
                 # a rollup starts over when blocked last time or removed (mt-clean): left
                 # DELETED, waiters would take it for a finished test that failed
                 if (r["state"] == "NOT_STARTED" and r["status"] in states.BLOCKED_STATUSES) or \
@@ -206,43 +196,58 @@ class Runner:
             os.close(wfd)
 
     def _loop(self, rfd):
+        """Until every selected record is final (or the run stops): the timed checks, one
+        pass, what waited for its commit, then sleep until a child, the shell or a timer."""
         next_poll = next_beat = 0.0
         while True:
             now = time.time()
-            if now >= next_poll:
+            if now >= next_poll:          # kill requests, limits, progress, others' load
                 watching.poll(self, now)
                 next_poll = now + POLL_INTERVAL
-                if self._stalled():
+                if stall.stalled(self):
                     return
             if now >= next_beat:
                 watching.heartbeat(self, now)
                 next_beat = now + HEARTBEAT_INTERVAL
-            # One write transaction for what a pass records (ends, then the starts they allow):
-            # a commit costs more than the rest of a trivial test's records together.
-            try:
-                with self._writing():
-                    self.rollups_due = set()
-                    watching.reap(self)
-                    localshell.shell_events(self)
-                    while self.dirty or self._rollups(watched_only=True):
-                        self._evaluate()     # waiters on a toplevel see it rolled up
-                    if not self.stop:
-                        launching.launch(self)
-                    self._rollups()
-            finally:
-                self.rollups_due = None
-            self._run_after_commit()
+            self._pass()
+            self._run_after_commit()      # tests start and triggers fire on committed records
             if self._done():
                 return
-            timeout = 0.0 if self.dirty else max(0.0, min(next_poll, next_beat) - time.time())
-            if self.ready and not self.stop and self.next_launch > time.time():
-                timeout = min(timeout, self.next_launch - time.time())
-            select.select([rfd, self.shell.notify] if self.shell else [rfd], [], [], timeout)
-            try:
-                while os.read(rfd, 512):
-                    pass
-            except BlockingIOError:
+            self._sleep(rfd, min(next_poll, next_beat))
+
+    def _pass(self):
+        """One pass, in one write transaction (a commit costs more than the rest of a trivial
+        test's records together), in this order:
+          1. ends: children reaped, wrappers the shell saw end (each gets its final record);
+          2. readiness: every record whose upstream changed is judged again, toplevels that
+             others wait on are rolled up first;
+          3. starts: ready records launched in order while the limits allow;
+          4. rollups: the toplevels whose items changed in this pass."""
+        try:
+            with self._writing():
+                self.rollups_due = set()
+                watching.reap(self)
+                localshell.shell_events(self)
+                while self.records.dirty or self._rollups(watched_only=True):
+                    self._evaluate()
+                if not self.stop:
+                    launching.launch(self)
+                self._rollups()
+        finally:
+            self.rollups_due = None
+
+    def _sleep(self, rfd, next_timer):
+        """Until a signal (SIGCHLD wakes the pipe), the shell's report, the next timer or the
+        launch delay; no sleep while records wait to be judged."""
+        timeout = 0.0 if self.records.dirty else max(0.0, next_timer - time.time())
+        if self.queue.ready and not self.stop and self.queue.next_launch > time.time():
+            timeout = min(timeout, self.queue.next_launch - time.time())
+        select.select([rfd, self.shell.notify] if self.shell else [rfd], [], [], timeout)
+        try:
+            while os.read(rfd, 512):
                 pass
+        except BlockingIOError:
+            pass
 
     @contextmanager
     def _writing(self):
@@ -302,9 +307,9 @@ class Runner:
             self._reload()                   # the rolled-back pass changed the mirror
         except db.sqlite3.Error:
             pass
-        waiting = sum(1 for k in self.counted()
-                      if states.is_pending(self.recs[k]["state"], self.recs[k]["status"]))
-        return f"stopped ({len(self.running)} still running, {waiting} not started)"
+        waiting = sum(1 for k in self.records.counted()
+                      if states.is_pending(self.records.recs[k]["state"], self.records.recs[k]["status"]))
+        return f"stopped ({len(self.jobs.running)} still running, {waiting} not started)"
 
     def _later(self, action):
         """Run action once what is being written is committed (now, outside a transaction):
@@ -321,109 +326,32 @@ class Runner:
     def _done(self):
         if self.stop:
             return True
-        if self.running or self.ready or self.dirty:
+        if self.jobs.running or self.queue.ready or self.records.dirty:
             return False                 # the full check below is O(records): not every pass
-        return all(self._final(k) for k in self.selected)
-
-    def _final(self, key):
-        r = self.recs[key]
-        name, path = key
-        if path == "" and self.iterated.get(name):
-            if r["state"] == "NOT_STARTED" and r["status"] in states.BLOCKED_STATUSES:
-                return True
-            if not self.expanded.get(name):
-                return False
-            if name in self.no_item:
-                return True
-            return states.is_final(r["state"], r["status"]) or all(
-                states.is_final(self.recs[k]["state"], self.recs[k]["status"])
-                for k in self.selected if k[0] == name and k[1])
-        return states.is_final(r["state"], r["status"])
-
-    # ------------------------------------------------------------ the stall guard
-
-    def _stalled(self):
-        """Nothing runs, nothing can start, yet records are not final: nothing this runner
-        waits on can happen any more (a record set back to NOT_STARTED after its launch, by
-        its test or another writer, and what waits on it). Seen at two checks in a row, with
-        the records re-read from the db, the run ends: the records say why (summary), one
-        line says it stalled. A record running elsewhere (another host, a scheduler, a
-        sweep to come) is something that can still happen: no stall while one exists."""
-        if self.running or self.ready or self.dirty or self.after_commit or self.stop \
-                or self.watchers.get(("exclusive", "")):
-            self.stall_seen = False
-            return False
-        stuck = [k for k in self.counted() if not self._final(k)]
-        if not stuck or self._changed_outside(stuck) or any(   # re-read: a record run elsewhere
-                states.is_running(self.recs[k]["state"]) for k in stuck):   # ends only there
-            self.stall_seen = False
-            return False
-        if not self.stall_seen:
-            self.stall_seen = True       # once more at the next poll, to be sure
-            return False
-        for key in stuck:
-            self.recs[key]["comment"] = f"cannot progress: {self._stall_reason(key)}"
-        self.say(f"error: run {self.plan.target}/{self.plan.runname} stalled: nothing runs and "
-                 f"nothing can start, yet {len(stuck)} of its records cannot finish (listed "
-                 f"below); the run ends incomplete")
-        self.stop = True
-        return True
-
-    def _changed_outside(self, keys):
-        """Re-read KEYS from the db; True when one changed there (the runner then judges
-        it again: it may have been finished, or set running, by someone else)."""
-        changed = False
-        for key in keys:
-            r = self.recs[key]
-            row = db.get_test(self.conn, r["id"])
-            if row and (row["state"], row["status"]) != (r["state"], r["status"]):
-                r.update(dict(row))
-                self._notify(key)
-                self.dirty.add(key)
-                changed = True
-        return changed
-
-    def _stall_reason(self, key):
-        from megatest.run import readiness
-        r = self.recs[key]
-        if r["state"] in states.TRANSIENT_STATES:
-            return f"another command is removing it ({r['state']})"
-        if key in self.ready_set:
-            return (f"{r['state']}/{r['status']} again after its launch (set by its test or "
-                    f"another writer); one mt-run launches a record once")
-        _, _, upstream = readiness.verdict(self.plan.tests[key[0]], key, self.plan.tests, self.recs,
-                                           self.iterated, self.expanded, self._final)
-        names = ", ".join(n + (f"/{p}" if p else "") for n, p in upstream)
-        return f"waits on {names}, which cannot finish" if names else "nothing launches it"
+        return all(self.records.final(k) for k in self.records.selected)
 
     # ------------------------------------------------------------ readiness
 
-    def _notify(self, key):
-        waiting = self.watchers.pop(key, None)
-        if waiting:
-            self.dirty |= waiting
-
-    def _watch(self, upstream_key, key):
-        self.watchers.setdefault(upstream_key, set()).add(key)
-
     def _evaluate(self):
-        while self.dirty:
-            batch, self.dirty = self.dirty, set()
+        """Judge again every record whose upstream changed: queue it, expand it, or block it."""
+        recs = self.records.recs
+        while self.records.dirty:
+            batch, self.records.dirty = self.records.dirty, set()
             changed = []
             # record ids follow registration, so items are judged (and queued) in expansion order
-            for key in sorted(batch, key=lambda k: self.recs[k]["id"] if k in self.recs else 0):
-                r = self.recs.get(key)
+            for key in sorted(batch, key=lambda k: recs[k]["id"] if k in recs else 0):
+                r = recs.get(key)
                 if r is None or not states.is_pending(r["state"], r["status"]):
                     continue
                 verdict, why = self._verdict(key)
                 if verdict == "wait":
                     continue
                 if verdict == "ok":
-                    if key[1] == "" and self.iterated.get(key[0]):
+                    if key[1] == "" and self.records.iterated.get(key[0]):
                         self._expand_now(key)
-                    elif key not in self.ready_set:
+                    elif key not in self.queue.ready_set:
                         launching.enqueue(self, key)
-                        self.ready_set.add(key)
+                        self.queue.ready_set.add(key)
                 else:
                     status = "PREQ_FAIL" if verdict == "failed" else "PREQ_DISCARDED"
                     changed.append((key, status, why))
@@ -436,13 +364,14 @@ class Runner:
         from megatest.run import readiness
         name, path = key
         t = self.plan.tests[name]
-        worst, why, watch = readiness.verdict(t, key, self.plan.tests, self.recs, self.iterated,
-                                              self.expanded, self._final)
+        records = self.records
+        worst, why, watch = readiness.verdict(t, key, self.plan.tests, records.recs, records.iterated,
+                                              records.expanded, records.final)
         for upstream in watch:
-            self._watch(upstream, key)
+            self.records.watch(upstream, key)
         if worst == "ok" and "exclusive" in t.deps.modes and db.running_elsewhere(
                 self.conn, self.run_id, name, path, states.RUNNING_STATES):
-            self._watch(("exclusive", ""), key)
+            self.records.watch(("exclusive", ""), key)
             return "wait", ""
         return worst, why
 
@@ -457,26 +386,26 @@ class Runner:
             except MtError as err:
                 # refused values: the test is over (no item will ever exist), and everything
                 # waiting on its expansion or its record must hear so
-                self.expanded[name] = True
-                self.item_total[name] = 0
+                self.records.expanded[name] = True
+                self.records.item_total[name] = 0
                 with db.transaction(self.conn):
                     self._set(key, state="COMPLETED", status="ABORT", comment=str(err))
-                self._notify((name, ""))
+                self.records.notify((name, ""))
                 return
         else:
             selected = []
         with db.transaction(self.conn):
             db.register_tests(self.conn, self.run_id, [(name, p) for p, _ in selected])
-            if self.item_total.get(name) == 0:
+            if self.records.item_total.get(name) == 0:
                 self._set(key, state="NOT_STARTED", status="ZERO_ITEMS", comment="the item list is empty")
-            elif name in self.no_item:
+            elif name in self.records.no_item:
                 self._set(key, comment=NO_ITEM_COMMENT)
             for path, _ in selected:
                 row = db.find_test(self.conn, self.run_id, name, path)
-                self.recs[(name, path)] = dict(row)
-                self.selected.add((name, path))
-                self.dirty.add((name, path))
-        self._notify((name, ""))
+                self.records.recs[(name, path)] = dict(row)
+                self.records.selected.add((name, path))
+                self.records.dirty.add((name, path))
+        self.records.notify((name, ""))
 
     def _expansion_env(self):
         return self.plan.env
@@ -495,22 +424,22 @@ class Runner:
         if run.rundir:
             self._deliver_journal(run.rundir)
             row = db.get_test(self.conn, row["id"])
-        self.recs[key].update(dict(row))
-        self._notify(key)
+        self.records.recs[key].update(dict(row))
+        self.records.notify(key)
         if key[1]:
             top = db.find_test(self.conn, self.run_id, key[0], "")
             if top:
-                self.recs[(key[0], "")].update(dict(top))
-                self._notify((key[0], ""))
+                self.records.recs[(key[0], "")].update(dict(top))
+                self.records.notify((key[0], ""))
         self._forget(run, "done", None)
 
     def _forget(self, run, job_state, code):
-        self.running.pop(run.rec["id"], None)
+        self.jobs.running.pop(run.rec["id"], None)
         if run.job:
             with db.transaction(self.conn):
                 db.update_task(self.conn, run.job, state=job_state, exit_code=code,
                                finished_at=time.time())
-        self.on_event("finished", rec=self.recs[(run.rec["testname"], run.rec["item_path"])])
+        self.on_event("finished", rec=self.records.recs[(run.rec["testname"], run.rec["item_path"])])
 
     def _finish(self, runs):
         """Record the final state of ended wrappers (behaviour.md §11.6), in one transaction."""
@@ -518,7 +447,7 @@ class Runner:
         now = time.time()
         with self._writing():
             for run in runs:
-                self.running.pop(run.rec["id"], None)
+                self.jobs.running.pop(run.rec["id"], None)
                 fired.append(self._finish_one(run, now))
         for rec, old in fired:
             if rec and (rec["state"], rec["status"]) != old:
@@ -531,7 +460,7 @@ class Runner:
             self._deliver_journal(run.rundir)
         row = dict(db.get_test(self.conn, run.rec["id"]))
         old = (run.rec["state"], run.rec["status"])
-        self.recs[key].update(row)
+        self.records.recs[key].update(row)
         p = read_progress(run.rundir) if run.rundir else None
         if p:
             finish.record_steps(self.conn, row["id"], p, run.rundir)
@@ -539,7 +468,7 @@ class Runner:
         if run.kill_status:
             killed = "FAILED TO KILL" if watching.reap_group(run.pid) else "KILLED"
         fields, only = finish.final_fields(self.conn, row, p, now, killed, run.rec.get("comment"))
-        if self.unsaved_pids.pop(row["id"], None) and not row["pid"]:
+        if self.jobs.unsaved_pids.pop(row["id"], None) and not row["pid"]:
             fields["pid"] = run.pid
         self._set(key, only_states=only, **fields)
         job = run.job or db.job_of_test(self.conn, row["id"])
@@ -547,16 +476,16 @@ class Runner:
             code = p.exit_code if p else None
             db.update_task(self.conn, job, finished_at=now, exit_code=code,
                            state="killed" if killed else "done" if code is not None else "failed")
-        return self.recs[key], old
+        return self.records.recs[key], old
 
     def _set(self, key, only_states=None, **fields):
         """Write a record (rolling up its toplevel) and keep the mirror and watchers in step."""
-        r = self.recs[key]
+        r = self.records.recs[key]
         fields.setdefault("last_update", time.time())
         if not db.update_test(self.conn, r["id"], only_states=only_states, **fields):
             return False
         r.update(fields)
-        self._notify(key)
+        self.records.notify(key)
         if key[1]:
             if self.rollups_due is None:
                 self._rollup(key[0])
@@ -567,21 +496,21 @@ class Runner:
     def _rollup(self, name):
         """The toplevel of an iterated test from its items, into the db and the mirror."""
         top = db.rollup_toplevel(self.conn, self.run_id, name)
-        mirror = self.recs[(name, "")]
+        mirror = self.records.recs[(name, "")]
         if top and (top["state"], top["status"]) != (mirror["state"], mirror["status"]):
-            self._notify((name, ""))
+            self.records.notify((name, ""))
         if top:
             mirror.update(top)
         row = db.find_test(self.conn, self.run_id, name, "")
         if row and (row["state"], row["status"]) != (mirror["state"], mirror["status"]):
             mirror.update(dict(row))
-            self._notify((name, ""))
+            self.records.notify((name, ""))
 
     def _rollups(self, watched_only=False):
         """Roll up, once each, the toplevels whose items this pass changed (a big iterated
         test's rollup reads all its items: once per pass, not once per item change); with
         watched_only, only those a record waits on. True when one was rolled up."""
-        due = sorted(n for n in self.rollups_due if not watched_only or (n, "") in self.watchers)
+        due = sorted(n for n in self.rollups_due if not watched_only or (n, "") in self.records.watchers)
         self.rollups_due.difference_update(due)
         for name in due:
             self._rollup(name)
@@ -616,7 +545,7 @@ class Runner:
             localshell.shell_events(self)
             self.shell.close()
         localshell.save_pids(self)
-        finals = all(self._final(k) for k in self.selected)
+        finals = all(self.records.final(k) for k in self.records.selected)
         tops = [(r["state"], r["status"]) for r in db.run_toplevel_statuses(self.conn, self.run_id)]
         result = rollup.rollup(tops) or ("NOT_STARTED", "n/a")
         passes = sum(1 for _, s in tops if s == "PASS")
@@ -628,27 +557,11 @@ class Runner:
                            finished_at=time.time(), exit_code=self.exit_code())
 
     def _reload(self):
-        for row in db.tests_of_run(self.conn, self.run_id, include_deleted=True):
-            key = (row["testname"], row["item_path"])
-            if key in self.recs:
-                self.recs[key].update(dict(row))
-
-    def counted(self):
-        """The selected records a summary and the exit code count, sorted: every item and
-        non-iterated test, and the toplevel of an iterated test only where it stands for the
-        test because no item record exists (blocked, zero items, refused item values)."""
-        with_items = {name for name, path in self.selected if path}
-        return [key for key in sorted(self.selected)
-                if key[1] or not self.iterated.get(key[0])
-                or (key[0] not in with_items and key[0] not in self.no_item)]
+        self.records.reload(db.tests_of_run(self.conn, self.run_id, include_deleted=True))
 
     def exit_code(self):
-        return 1 if self.failures() else 0
-
-    def failures(self):
-        return [self.recs[key] for key in self.counted()
-                if not self._final(key) or not states.is_clean(self.recs[key]["status"])]
+        return 1 if self.records.failures() else 0
 
     def still_running(self):
-        return list(self.running.values())
+        return list(self.jobs.running.values())
 

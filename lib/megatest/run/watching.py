@@ -12,7 +12,7 @@ from megatest import states
 from megatest.launch import direct
 from megatest.launch.progress import read_progress
 from megatest.run import launching, localshell
-from megatest.run.launching import Running
+from megatest.run.state import Running
 from megatest.store import db
 from megatest.testside import finish
 
@@ -37,8 +37,8 @@ def reap(runner):
         return
     if runner.shell and runner.shell.pid in done:
         localshell.drop_shell(runner)
-    by_pid = {run.pid: tid for tid, run in runner.running.items() if run.child}
-    runs = [runner.running[by_pid[p]] for p in done if p in by_pid]
+    by_pid = {run.pid: tid for tid, run in runner.jobs.running.items() if run.child}
+    runs = [runner.jobs.running[by_pid[p]] for p in done if p in by_pid]
     finished = [run for run in runs if run.launcher == "direct"]
     for run in runs:
         if run.launcher != "direct":
@@ -65,14 +65,14 @@ def launcher_ended(runner, run, code):
 def adopt(runner):
     """Records left running by an earlier runner: adopt, finish or declare DEAD."""
     now = time.time()
-    for key in sorted(runner.selected):
-        r = runner.recs[key]
-        if not states.is_running(r["state"]) or (key[1] == "" and runner.iterated.get(key[0])):
+    for key in sorted(runner.records.selected):
+        r = runner.records.recs[key]
+        if not states.is_running(r["state"]) or (key[1] == "" and runner.records.iterated.get(key[0])):
             continue
         job = db.job_row_of_test(runner.conn, r["id"])
         kind = job["action"] if job else launching.launcher_kind(runner, key)
         if kind in ("template", "slurm", "lsf"):
-            runner.running[r["id"]] = Running(r, 0, r["shortdir"] or "", r["event_time"] or now,
+            runner.jobs.running[r["id"]] = Running(r, 0, r["shortdir"] or "", r["event_time"] or now,
                                               child=False, job=job["id"] if job else None,
                                               launcher=kind,
                                               job_id=(job["job_id"] if job else "") or r["job_id"] or "")
@@ -87,9 +87,9 @@ def adopt(runner):
         run = Running(r, pid or 0, rundir, r["event_time"] or now, child=False,
                       job=job["id"] if job else None, shell_pid=shell_pid)
         if rundir and (p.exit_code is not None or direct.is_wrapper_alive(pid, rundir)):
-            runner.running[r["id"]] = run
+            runner.jobs.running[r["id"]] = run
         elif not pid and (direct.shell_alive(shell_pid) or now - (r["event_time"] or now) < LAUNCH_GRACE):
-            runner.running[r["id"]] = run      # its shell still has it queued: poll() decides
+            runner.jobs.running[r["id"]] = run      # its shell still has it queued: poll() decides
         elif not pid and may_relaunch(runner, run):
             relaunch(runner, [run])
         else:
@@ -101,21 +101,21 @@ def poll(runner, now):
     """Every POLL_INTERVAL: pids to write, other runs' load, kill requests and runtime
     limits, wrappers that ended unheard (not ours, or killed), step progress."""
     localshell.save_pids(runner)
-    others = db.count_running(runner.conn, states.RUNNING_STATES) - len(runner.running)
-    runner.others_running = max(0, others)
+    others = db.count_running(runner.conn, states.RUNNING_STATES) - len(runner.jobs.running)
+    runner.jobs.others_running = max(0, others)
     killreq = {row[0] for row in runner.conn.execute(
         "SELECT id FROM tests WHERE run_id=? AND state='KILLREQ'", (runner.run_id,))}
     from megatest.launch import remote
     remote.watch(runner, now, killreq)
     gone, never = [], []
-    for tid, run in runner.running.items():
+    for tid, run in runner.jobs.running.items():
         if run.launcher != "direct":
             continue
         if not run.pid:
             p = read_progress(run.rundir) if run.rundir else None
             if p and p.pid:
                 run.pid = p.pid      # started by a shell that is not ours to hear
-                runner.unsaved_pids[tid] = p.pid
+                runner.jobs.unsaved_pids[tid] = p.pid
             elif direct.shell_alive(run.shell_pid):
                 continue             # a slow or busy shell still has it: never a second copy
             else:
@@ -142,15 +142,15 @@ def poll(runner, now):
         runner._finish(gone)
     if never:
         relaunch(runner, never)
-    if runner.watchers.get(("exclusive", "")):
-        runner._notify(("exclusive", ""))
+    if runner.records.watchers.get(("exclusive", "")):
+        runner.records.notify(("exclusive", ""))
 
 
 def may_relaunch(runner, run):
     """A local test that never started (no .mt-steps, and the shell it was sent to is gone)
     is launched again, at most twice by one runner."""
     return (run.launcher == "direct" and bool(run.rundir)
-            and runner.relaunches.get(run.rec["id"], 0) < 2
+            and runner.jobs.relaunches.get(run.rec["id"], 0) < 2
             and not os.path.exists(os.path.join(run.rundir, direct.STEPS_FILE)))
 
 
@@ -161,18 +161,18 @@ def relaunch(runner, runs):
         for run in runs:
             tid = run.rec["id"]
             key = (run.rec["testname"], run.rec["item_path"])
-            runner.running.pop(tid, None)
+            runner.jobs.running.pop(tid, None)
             if run.job:
                 db.update_task(runner.conn, run.job, state="failed", finished_at=time.time())
             if db.get_test(runner.conn, tid)["state"] == "KILLREQ":
                 runner._set(key, state="KILLED", status="KILLED", only_states=("KILLREQ",),
                             comment="kill requested before the test started")
-                runner.on_event("finished", rec=runner.recs[key])
+                runner.on_event("finished", rec=runner.records.recs[key])
                 continue
-            runner.relaunches[tid] = runner.relaunches.get(tid, 0) + 1
-            runner._reset(runner.recs[key])
-            runner.ready_set.discard(key)
-            runner.dirty.add(key)
+            runner.jobs.relaunches[tid] = runner.jobs.relaunches.get(tid, 0) + 1
+            runner._reset(runner.records.recs[key])
+            runner.queue.ready_set.discard(key)
+            runner.records.dirty.add(key)
 
 
 def kill(run, now, status, why):
@@ -206,16 +206,16 @@ def heartbeat(runner, now):
     from megatest.run import sweeper
     with db.transaction(runner.conn):
         # tests run elsewhere heartbeat through their own wrapper (mt-exec), never here
-        db.heartbeat_tests(runner.conn, [tid for tid, run in runner.running.items()
+        db.heartbeat_tests(runner.conn, [tid for tid, run in runner.jobs.running.items()
                                          if run.launcher == "direct"], now)
-        db.heartbeat_jobs(runner.conn, [run.job for run in runner.running.values() if run.job], now)
+        db.heartbeat_jobs(runner.conn, [run.job for run in runner.jobs.running.values() if run.job], now)
         db.update_task(runner.conn, runner.task_id, heartbeat_at=now)
     for row in sweeper.sweep_once(runner.conn, runner.host, runner.settings.deadtime,
-                                  skip_ids=set(runner.running)):
+                                  skip_ids=set(runner.jobs.running)):
         key = (row["testname"], row["item_path"])
-        if key in runner.recs:
-            runner.recs[key].update(dict(row))
-            runner._notify(key)
+        if key in runner.records.recs:
+            runner.records.recs[key].update(dict(row))
+            runner.records.notify(key)
 
 
 def reap_group(pgid, wait=2.0):
