@@ -4,6 +4,7 @@ and the test side loads no third-party package. Every import counts, including t
 functions, since they run too."""
 import ast
 import os
+import re
 import subprocess
 import sys
 
@@ -127,6 +128,36 @@ def test_the_test_side_loads_only_the_standard_library():
     outside = sorted(m for m in loaded if m.split(".")[0] not in sys.stdlib_module_names
                      and m.split(".")[0] != "megatest")
     assert outside == []
+
+
+SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|BEGIN|COMMIT|"
+                 r"ROLLBACK|ATTACH|PRAGMA)\b")
+
+
+def sql_outside_store():
+    """file:line of each string that starts an SQL statement, outside store/."""
+    found = []
+    for name, path in MODULES.items():
+        if layer(name) == "store":
+            continue
+        for node in ast.walk(ast.parse(open(path).read(), path)):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and SQL.match(node.value):
+                found.append(f"{os.path.relpath(path, LIB)}:{node.lineno}")
+    return found
+
+
+def test_sql_lives_in_the_store():
+    assert sql_outside_store() == []
+
+
+def test_the_sql_finder_finds_a_statement(tmp_path, monkeypatch):
+    bad = tmp_path / "megatest" / "run" / "bad.py"
+    bad.parent.mkdir(parents=True)
+    bad.write_text('def f(conn):\n    return conn.execute(f"SELECT id FROM tests WHERE x={1}")\n')
+    monkeypatch.setitem(MODULES, "megatest.run.bad", str(bad))
+    monkeypatch.setattr(sys.modules[__name__], "LIB", str(tmp_path))
+    assert sql_outside_store() == ["megatest/run/bad.py:2"]
 
 
 @pytest.mark.parametrize("package", sorted(set(LAYERS) - {"foundation"}))

@@ -76,7 +76,8 @@ def main(argv, prog="mt-run"):
     signal.signal(signal.SIGTERM, _interrupt)
     conn = db.open_area_db(area, dbdir=plan.settings.dbdir)
     show = Progress(sys.stdout, live=sys.stdout.isatty() and not args["--quiet"])
-    runner = Runner(plan, area, conn, opts, on_event=show.event)
+    runner = Runner(plan, area, conn, opts, on_event=show.event,
+                    say=lambda text: sys.stderr.write(f"mt-run: {text}\n"))
     show.state_counts = lambda: _state_counts(runner)
     syncer = _start_syncer(area, plan.settings)
     interrupted = False

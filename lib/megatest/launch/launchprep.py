@@ -34,9 +34,14 @@ def test_environment(plan, testdef, rec, item, run_dir, link_dir, db_path, run_i
 
 
 def bin_dir():
-    """Directory of the project's commands (the venv's bin beside this interpreter)."""
-    return os.path.dirname(os.path.abspath(sys.argv[0])) if os.path.basename(sys.argv[0]).startswith("mt-") \
-        else os.path.dirname(sys.executable)
+    """Where the project's commands are installed: beside this interpreter when they are
+    there (the venv's bin, as `make` installs them), else beside the running command
+    (argv[0]: the one place the library looks at argv). Tests get it on PATH and as
+    MT_MEGATEST's directory; mt-serve starts queued actions from it."""
+    here = os.path.dirname(sys.executable)
+    if os.path.exists(os.path.join(here, "mt-run")):
+        return here
+    return os.path.dirname(os.path.abspath(sys.argv[0]))
 
 
 @dataclass

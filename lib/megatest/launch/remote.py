@@ -61,9 +61,7 @@ def final_rows(conn, test_ids):
     """{id: row} of the watched records that are final now (one query)."""
     if not test_ids:
         return {}
-    marks = ", ".join("?" for _ in test_ids)
-    rows = conn.execute(f"SELECT {', '.join(db.TEST_COLUMNS)} FROM tests WHERE id IN ({marks})",
-                        list(test_ids)).fetchall()
+    rows = db.tests_by_id(conn, test_ids)
     return {r["id"]: r for r in rows if states.is_final(r["state"], r["status"])}
 
 

@@ -3,17 +3,17 @@
 State lives in the database; the in-memory records are a write-through mirror, so a runner
 killed at any instant is replaced by the next `mt-run` of the same run, which adopts the
 tests still running (they run in their own sessions) and records what finished meanwhile.
-This module holds the state, the loop, readiness and the records' writes; starting tests
-is launching.py, watching them watching.py.
+This module holds the loop, the judging of pending records and the records' writes; the
+state it drives is state.py, starting tests launching.py, watching them watching.py and
+localshell.py, the stall guard stall.py.
 """
 import os
 import select
 import signal
 import socket
-import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from megatest import states
 from megatest.launch import direct, triggers
@@ -33,13 +33,6 @@ class Options:
     rerun_clean: bool = False
     rerun_all: bool = False
     max_jobs: int = None
-    dry_run: bool = False
-
-
-@dataclass
-class Report:
-    """What the command layer prints: one call per finished record, then the summary."""
-    finished: list = field(default_factory=list)
 
 
 class Runner:
@@ -54,7 +47,7 @@ class Runner:
         self.plan, self.area, self.conn, self.opts = plan, area, conn, opts
         self.settings = plan.settings
         self.on_event = on_event or (lambda kind, **kw: None)
-        self.say = say or (lambda text: sys.stderr.write(f"mt-run: {text}\n"))
+        self.say = say or (lambda text: None)     # the command says where (commands/run.py)
         self.host = socket.gethostname()
         self.records = Records()
         self.queue = ReadyQueue(waited_on={w for t in plan.tests.values() for w in t.deps.waitons})
@@ -537,8 +530,7 @@ class Runner:
 
     def _close(self, interrupted):
         from megatest import rollup
-        if self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")    # interrupted while a rollback was under way
+        db.rollback_open(self.conn)          # interrupted while a rollback was under way
         if interrupted:
             self._reload()                   # a pass cut short changed the mirror, not the db
         if self.shell:

@@ -103,8 +103,7 @@ def poll(runner, now):
     localshell.save_pids(runner)
     others = db.count_running(runner.conn, states.RUNNING_STATES) - len(runner.jobs.running)
     runner.jobs.others_running = max(0, others)
-    killreq = {row[0] for row in runner.conn.execute(
-        "SELECT id FROM tests WHERE run_id=? AND state='KILLREQ'", (runner.run_id,))}
+    killreq = db.kill_requested(runner.conn, runner.run_id)
     from megatest.launch import remote
     remote.watch(runner, now, killreq)
     gone, never = [], []

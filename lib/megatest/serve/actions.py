@@ -7,7 +7,6 @@ command here, so the work happens where the live database is.
 import json
 import os
 import subprocess
-import sys
 import time
 
 from megatest.store import db
@@ -62,9 +61,10 @@ def poll_once(area, settings, conn, children=None, bin_dir=None, host=None):
     """Claim and start new actions; record the ones that ended. Returns actions started.
 
     children maps task id -> Popen for the actions this process started (kept by the caller)."""
+    from megatest.launch.launchprep import bin_dir as commands_dir
     from megatest.store.homehost import this_host
     children = {} if children is None else children
-    bin_dir = bin_dir or os.path.dirname(os.path.abspath(sys.argv[0]))
+    bin_dir = bin_dir or commands_dir()
     host = host or this_host()
     for task_id, proc in list(children.items()):
         code = proc.poll()

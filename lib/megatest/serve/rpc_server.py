@@ -246,8 +246,8 @@ class Server:
             from megatest.serve import actions
         except ImportError:
             return
-        if actions.poll_once(self.area, self.settings, conn, children=self.children,
-                             bin_dir=bin_dir()) or self.children:
+        if actions.poll_once(self.area, self.settings, conn, children=self.children) \
+                or self.children:
             self.service.last_activity = time.monotonic()
 
     def sweep_once(self, conn):
@@ -262,15 +262,6 @@ class Server:
             if delivered:
                 log.info("journal delivered=%d dir=%s", delivered, directory)
         sweeper.sweep_once(conn, self.host, self.settings.deadtime)
-
-
-def bin_dir():
-    """Where the project's commands are: beside this interpreter (the venv), else beside argv[0]."""
-    import sys
-    here = os.path.dirname(sys.executable)
-    if os.path.exists(os.path.join(here, "mt-run")):
-        return here
-    return os.path.dirname(os.path.abspath(sys.argv[0]))
 
 
 # ---------------------------------------------------------------- status and stop, from outside

@@ -348,6 +348,25 @@ def get_test(conn, test_id):
                         (test_id,)).fetchone()
 
 
+def tests_by_id(conn, test_ids):
+    """The records of TEST_IDS, in one query."""
+    marks = ", ".join("?" for _ in test_ids)
+    return conn.execute(f"SELECT {', '.join(TEST_COLUMNS)} FROM tests WHERE id IN ({marks})",
+                        list(test_ids)).fetchall()
+
+
+def kill_requested(conn, run_id):
+    """Ids of the run's records a kill was asked for (state KILLREQ)."""
+    return {row[0] for row in conn.execute(
+        "SELECT id FROM tests WHERE run_id=? AND state='KILLREQ'", (run_id,))}
+
+
+def rollback_open(conn):
+    """End a transaction left open by an interruption, keeping nothing of it."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 def find_test(conn, run_id, testname, item_path):
     return conn.execute(f"SELECT {', '.join(TEST_COLUMNS)} FROM tests "
                         "WHERE run_id=? AND testname=? AND item_path=?",

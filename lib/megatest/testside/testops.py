@@ -1,15 +1,16 @@
 """What a running test records about itself (state, steps, data, final log), as plain calls.
 
 One call is `(cmd, params)` with JSON-friendly params, and `execute(conn, cmd, params)` runs it
-against a live database connection. `mt-test` on the home host calls `execute` directly;
-`mt-serve` calls the same function for tests on other hosts; a journal of undelivered calls
-replays through it. So every route runs the same code.
+against a live database connection. `mt-test` on the home host calls it through
+`execute_here` (which delivers the test's journal first); `mt-serve` calls it for tests on
+other hosts; a journal of undelivered calls replays through it. So every route runs the
+same code.
 
 A call names its record with `params["test"]`: {"id", "target", "runname", "testname",
 "item_path"}. The id is used when given (no lookup: hot path); the names find the record
 otherwise, check the id, and make messages readable.
 
-Standard library only: `mt-test` imports this on every call.
+No third-party package: `mt-test` imports this on every call.
 """
 import os
 
