@@ -1,7 +1,8 @@
 """Starting ready records: order and limits, the launch transaction, and the launchers
 (the runner's shell for local tests, command templates and schedulers for the others).
 
-Functions of the runner's state (runner.py), as launchprep.py and remote.py are.
+Functions of the runner (runner.py) and its state (state.py), as launch/launchprep.py and
+launch/remote.py are.
 """
 import os
 import time

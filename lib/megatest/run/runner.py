@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from megatest import states
-from megatest.launch import direct, triggers
+from megatest.launch import triggers
 from megatest.launch.progress import read_progress
-from megatest.run import launching, localshell, stall, watching
+from megatest.run import launching, localshell, registering, stall, watching
 from megatest.run.state import Jobs, ReadyQueue, Records
 from megatest.run.watching import HEARTBEAT_INTERVAL, POLL_INTERVAL
 from megatest.store import db
@@ -71,104 +71,8 @@ class Runner:
     def register(self):
         """Run, keys, runner task, every selected record and the rerun resets: one transaction."""
         with self._refused_storage(started=False):
-            self._register()
+            registering.register(self)
         self.records.dirty = set(self.records.selected)
-
-    def _register(self):
-        p, conn = self.plan, self.conn
-        with db.transaction(conn):
-            stored = db.register_keys(conn, self.settings.keys)
-            if stored != self.settings.keys:
-                from megatest.errors import MtError
-                raise MtError(f"the keys in [fields] ({'/'.join(self.settings.keys)}) differ from the "
-                              f"keys of existing runs ({'/'.join(stored)})", self.area.config_path)
-            self.run_id = db.register_run(conn, self.settings.keys, p.keyvals, p.runname,
-                                          p.env.get("USER", ""))
-            self._claim_runner()
-            names = []
-            for name, t in p.tests.items():
-                db.set_test_meta(conn, name, {**t.meta, "iterated": "yes" if t.iterated else "no"})
-                names.append((name, ""))
-                self.records.iterated[name] = t.iterated
-                if t.iterated and not t.deferred:
-                    names.extend((name, path) for path, _ in self._expansion(t))
-            db.register_tests(conn, self.run_id, names)
-            db.set_run(conn, self.run_id, state="running")
-            for row in db.tests_of_run(conn, self.run_id, include_deleted=True):
-                self._load(dict(row))
-            self._apply_resets()
-
-    def _expansion(self, t, environ=None):
-        from megatest.run.runplan import expand
-        selected, total = expand(t, self.plan, environ=environ)
-        self.records.expanded[t.name] = True
-        self.records.item_values.update({(t.name, path): item for path, item in selected})
-        if total and not selected:
-            self.records.no_item.add(t.name)
-        self.records.item_total[t.name] = total
-        return selected
-
-    def _claim_runner(self):
-        from megatest.errors import MtError
-        for task in db.active_runners(self.conn, self.plan.target, self.plan.runname):
-            if task["host"] == self.host and task["pid"] and direct.pid_alive(task["pid"]) \
-                    and task["pid"] != os.getpid():
-                raise MtError(f"run {self.plan.target}/{self.plan.runname} is already being run by "
-                              f"mt-run pid {task['pid']} on {self.host}",
-                              hint="wait for it, or stop it first; running the command again later resumes")
-            db.update_task(self.conn, task["id"], state="stale", finished_at=time.time())
-        self.task_id = db.add_task(self.conn, "runner", action="run", target=self.plan.target,
-                                   runname=self.plan.runname, testpatt=self.plan.testpatt,
-                                   state="running", host=self.host, pid=os.getpid(),
-                                   run_id=self.run_id, heartbeat_at=time.time())
-
-    def _load(self, row):
-        key = (row["testname"], row["item_path"])
-        t = self.plan.tests.get(row["testname"])
-        if t is None:
-            return
-        from megatest.config.patterns import compile_testpatt
-        match = getattr(self, "_match", None) or compile_testpatt(self.plan.testpatt)
-        self._match = match
-        if row["item_path"] == "" or match(row["testname"], row["item_path"]):
-            self.records.recs[key] = row
-            self.records.selected.add(key)
-            if row["item_path"]:
-                self.records.expanded[row["testname"]] = True
-
-    def _apply_resets(self):
-        s, o = self.settings, self.opts
-        tops = []
-        for key in sorted(self.records.selected):
-            r = self.records.recs[key]
-            if r["item_path"] == "" and self.records.iterated.get(r["testname"]):
-                # a rollup starts over when blocked last time or removed (mt-clean): left
-                # DELETED, waiters would take it for a finished test that failed
-                if (r["state"] == "NOT_STARTED" and r["status"] in states.BLOCKED_STATUSES) or \
-                        r["state"] == "DELETED":
-                    self._reset(r)
-                    tops.append(r["testname"])
-                continue
-            state, status = r["state"], r["status"]
-            if states.is_running(state):
-                continue
-            reset = (
-                o.rerun_all
-                or status in o.rerun
-                or (o.rerun_clean and (state in s.cleanrerun_states or status in s.cleanrerun_statuses))
-                or any((not a or a == state) and (not b or b == status) for a, b in s.allow_auto_rerun)
-                or state in ("INCOMPLETE", "DELETED")
-                or (state == "NOT_STARTED" and status not in ("n/a", ""))
-            )
-            if reset and not (state == "NOT_STARTED" and status in ("n/a", "")):
-                self._reset(r)
-        for name in tops:                 # its items may all be final already (kept by mt-clean)
-            self._rollup(name)
-
-    def _reset(self, r):
-        db.reset_test(self.conn, r["id"])
-        r.update(state="NOT_STARTED", status="n/a", comment="", pid=None)
-        r["attempt"] = (r.get("attempt") or 0) + 1
 
     # ------------------------------------------------------------ the loop
 
@@ -375,7 +279,7 @@ class Runner:
         t = self.plan.tests[name]
         if t.deferred:
             try:
-                selected = self._expansion(t, environ=self._expansion_env())
+                selected = registering.expansion(self, t, environ=self._expansion_env())
             except MtError as err:
                 # refused values: the test is over (no item will ever exist), and everything
                 # waiting on its expansion or its record must hear so

@@ -2,7 +2,8 @@
 for the rest (kill requests, runtime limits, step progress, scheduler verdicts), adoption
 after a restart, relaunch of tests that never started, heartbeats.
 
-Functions of the runner's state (runner.py), as launchprep.py and remote.py are.
+Functions of the runner (runner.py) and its state (state.py), as launch/launchprep.py and
+launch/remote.py are.
 """
 import os
 import signal
@@ -11,7 +12,7 @@ import time
 from megatest import states
 from megatest.launch import direct
 from megatest.launch.progress import read_progress
-from megatest.run import launching, localshell
+from megatest.run import launching, localshell, registering
 from megatest.run.state import Running
 from megatest.store import db
 from megatest.testside import finish
@@ -169,7 +170,7 @@ def relaunch(runner, runs):
                 runner.on_event("finished", rec=runner.records.recs[key])
                 continue
             runner.jobs.relaunches[tid] = runner.jobs.relaunches.get(tid, 0) + 1
-            runner._reset(runner.records.recs[key])
+            registering.reset(runner, runner.records.recs[key])
             runner.queue.ready_set.discard(key)
             runner.records.dirty.add(key)
 
