@@ -212,24 +212,3 @@ def test_list_tests_warns_about_a_broken_testconfig_and_lists_the_rest(make_area
         f"mt-list: warning: {area / 'tests' / 'bad' / 'testconfig'}:1: bad section header "
         "'[requirements' (missing ']'?); test bad not listed"]
     assert [line.split()[0] for line in out.stdout.splitlines()] == ["build"]
-
-
-def test_mt_list_says_when_a_selector_matches_nothing(make_area, mt_env):
-    """An empty listing after a typo read as "no such run" or "no records" in silence."""
-    area = make_area({"t": "[ezsteps]\ns true\n"})
-    assert run(area, mt_env, "r").returncode == 0
-
-    def listing(*args):
-        out = mt("list", "runs", "--area", area, *args, env=mt_env)
-        assert out.returncode == 0, out.stderr
-        return out.stdout, out.stderr
-
-    assert listing("--target", "nosuch/x") == ("", "mt-list: no run matches --target nosuch/x\n")
-    assert listing("--runname", "rr") == ("", "mt-list: no run matches --runname rr\n")
-    out, err = listing("--testpatt", "tt")
-    assert "(run-id 1, 0 records)" in out
-    assert err == "mt-list: --testpatt tt selected no record in 1 matching run\n"
-    assert listing("--json", "--status", "FAIL")[1] == \
-        "mt-list: --status FAIL selected no record in 1 matching run\n"
-    assert listing("--testpatt", "t")[1] == ""          # a match: nothing said
-    assert listing()[1] == ""

@@ -116,8 +116,6 @@ def _warn(message):
 def _runs(area, args):
     runs = read_runs(area, args["--target"], args["--runname"], args["--testpatt"],
                      _commas(args["--state"]), _commas(args["--status"]), steps=args["--megatest"])
-    for message in _nothing_matched(args, runs):
-        _warn(message)
     if args["--json"]:
         _print_json([_run_json(r) for r in runs])
     elif args["--megatest"]:
@@ -127,21 +125,6 @@ def _runs(area, args):
         for run in runs:
             _print_run(run)
     return 0
-
-
-def _nothing_matched(args, runs):
-    """One stderr line when a selector given matched nothing, so a typo never reads as an
-    empty area or as runs without records (the listing itself is unchanged)."""
-    chosen = {opt: args[opt] for opt in ("--target", "--runname", "--testpatt", "--state",
-                                         "--status") if args[opt] not in (None, "", "%")}
-    given = " ".join(f"{opt} {chosen[opt]}" for opt in ("--target", "--runname") if opt in chosen)
-    if not runs:
-        return [f"mt-list: no run matches {given}"] if given else []
-    records = [opt for opt in ("--testpatt", "--state", "--status") if opt in chosen]
-    if records and not any(sel["tests"] for sel in runs):
-        what = " ".join(f"{opt} {args[opt]}" for opt in records)
-        return [f"mt-list: {what} selected no record in {plural(len(runs), 'matching run')}"]
-    return []
 
 
 def read_runs(area, target, runname, testpatt, states=(), statuses=(), steps=False,
