@@ -22,9 +22,11 @@ LAYERS = {
     "launch": ("foundation", "config", "store"),
     "testside": ("foundation", "config", "store", "launch"),
     "run": ("foundation", "config", "store", "launch", "testside"),
-    "serve": ("foundation", "config", "store", "launch", "testside", "run"),
+    "report": ("foundation", "config", "store", "run"),
+    "serve": ("foundation", "config", "store", "launch", "testside", "run", "report"),
     "logpro": ("foundation", "config"),
-    "commands": ("foundation", "config", "store", "launch", "testside", "run", "serve", "logpro"),
+    "commands": ("foundation", "config", "store", "launch", "testside", "run", "report", "serve",
+                 "logpro"),
 }
 
 

@@ -125,8 +125,11 @@ def test_runs_json_tests_sorted_with_toplevel_and_all_fields(ran):
     assert names == [("t1", ""), ("t2", ""), ("t2", "1"), ("t2", "2")]
     t1 = run["tests"][0]
     assert set(t1) == {"test_id", "testname", "item_path", "state", "status", "comment", "host",
-                       "rundir", "run_duration", "event_time", "job_id"}
+                       "rundir", "run_duration", "event_time", "job_id",
+                       "attempt", "exit_code", "flaky", "outcome"}
     assert (t1["state"], t1["status"]) == ("COMPLETED", "PASS")
+    assert (t1["attempt"], t1["exit_code"], t1["flaky"], t1["outcome"]) == (1, 0, False, "pass")
+    assert by_name(run)["t2/2"]["outcome"] == "fail"
     assert os.path.isabs(t1["rundir"]) and os.path.isdir(t1["rundir"])
     assert isinstance(t1["run_duration"], (int, float)) and isinstance(t1["event_time"], int)
     statuses = {name: t["status"] for name, t in by_name(run).items()}

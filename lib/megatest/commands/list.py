@@ -38,7 +38,11 @@ JSON of `runs`: an array of runs, each {"run_id", "target", "keys": {key: value}
 status (the worst status of its toplevel records, stored by mt-run); "user_status" is the
 free-form status column that only users set (`n/a` until someone does). Each test is
 {"test_id", "testname", "item_path" ("" = toplevel), "state", "status", "comment", "host",
-"rundir", "run_duration", "event_time", "job_id" (the scheduler's, "" when started directly)}. `targets --json` prints {"targets": [...]};
+"rundir", "run_duration", "event_time", "job_id" (the scheduler's, "" when started directly),
+"attempt" (1 for the first launch; reruns in the same run add one), "exit_code" (the test's
+wrapper's, null until it ends), "flaky" (passed after a failing attempt in this run) and
+"outcome" (fail, error, flaky, waived, skip, pass, running or notrun: what reports count)}.
+A flaky record shows `PASS (FLAKY)` in the text listing. `targets --json` prints {"targets": [...]};
 `tests --json` an array of {"name", "path", "waitons", "items"}; `config --json`
 {"target", "config": {section: {key: value}}, "runconfig": {var: value}}.
 
@@ -71,8 +75,6 @@ MEGATEST_TEST_FIELDS = ("id", "run_id", "testname", "state", "status", "event_ti
                         "final_logf", "comment", "shortdir", "attemptnum", "archived")
 # Megatest prints details and steps only for records that need a look.
 QUIET_STATUSES = ("PASS", "WARN")
-JSON_TEST_FIELDS = ("test_id", "testname", "item_path", "state", "status", "comment", "host",
-                    "rundir", "run_duration", "event_time", "job_id")
 
 
 LISTINGS = ("runs", "targets", "tests", "config")
@@ -114,42 +116,32 @@ def _warn(message):
 # ---------------------------------------------------------------- runs
 
 def _runs(area, args):
-    runs = read_runs(area, args["--target"], args["--runname"], args["--testpatt"],
-                     _commas(args["--state"]), _commas(args["--status"]), steps=args["--megatest"])
+    from megatest.report import results
+    sel = read_runs(area, args["--target"], args["--runname"], args["--testpatt"],
+                    _commas(args["--state"]), _commas(args["--status"]), detail=args["--megatest"])
     if args["--json"]:
-        _print_json([_run_json(r) for r in runs])
+        _print_json(results.runs(sel))
     elif args["--megatest"]:
-        for run in runs:
+        for run in sel.runs:
             print_megatest(run)
     else:
-        for run in runs:
-            _print_run(run)
+        for run, result in zip(sel.runs, results.runs(sel)):
+            _print_run(run, result)
     return 0
 
 
-def read_runs(area, target, runname, testpatt, states=(), statuses=(), steps=False,
+def read_runs(area, target, runname, testpatt, states=(), statuses=(), detail=False,
               prog="mt-list", settings=None):
-    """The selected runs and records (runops.select_runs) from the database reads use: the live
-    one on the home host, else a fresh copy of megatest.db; [] before the first run.
-    SETTINGS: the area's, when the caller has read them already."""
+    """The selection (report.results) with mt-list's warnings: the off-home-host note, and
+    --state/--status values nothing knows. SETTINGS: the area's, when the caller has them."""
     from megatest.config import settings as settings_mod
-    from megatest.run import runops
-    from megatest.store import db, homehost, readcopy
+    from megatest.report import results
     settings = settings or settings_mod.load_settings(area, warn=_warn)
-    note = homehost.away_note(area, settings, prog)
-    if note:
-        _warn(note)
-    path = readcopy.path_for_reading(area, settings)
-    conn = db.open_for_reading(area, paths=[path]) if path else None
-    runs = []
-    if conn is not None:
-        try:
-            runs = runops.select_runs(conn, target, runname, testpatt, states, statuses, steps=steps)
-        finally:
-            conn.close()
-    for message in _unknown_filters(settings, runs, states, statuses, prog):
+    sel = results.read(area, target, runname, testpatt, states, statuses, detail=detail,
+                       prog=prog, settings=settings, warn=_warn)
+    for message in _unknown_filters(settings, sel.runs, states, statuses, prog):
         _warn(message)
-    return runs
+    return sel
 
 
 def _unknown_filters(settings, runs, states, statuses, prog):
@@ -167,31 +159,11 @@ def _commas(text):
     return tuple(w.strip() for w in (text or "").split(",") if w.strip())
 
 
-def _run_json(sel):
-    run = sel["run"]
-    return {"run_id": run["id"], "target": run["target"], "keys": sel["keys"],
-            "runname": run["runname"], "state": run["state"], "status": run["rollup_status"],
-            "user_status": run["status"], "event_time": _int(run["event_time"]),
-            "tests": [_test_json(t) for t in sel["tests"]]}
-
-
-def _test_json(row):
-    out = {}
-    for field in JSON_TEST_FIELDS:
-        value = row["id" if field == "test_id" else field]
-        if field == "event_time":
-            value = _int(value)
-        elif field != "run_duration" and value is None:
-            value = ""
-        out[field] = value
-    return out
-
-
 def _int(value):
     return None if value is None else int(value)
 
 
-def _print_run(sel):
+def _print_run(sel, result):
     run, tests = sel["run"], sel["tests"]
     names = [_name(t, "/") for t in tests]
     width = max([len(n) for n in names] + [20])
@@ -201,8 +173,9 @@ def _print_run(sel):
         count += f": {tests_and_items(counted)}, {plural(len(tests) - counted, 'toplevel')}"
     print(f"{run['target']}/{run['runname']}  {run['state']}  {run['rollup_status']}  "
           f"(run-id {run['id']}, {count})")
-    for name, t in zip(names, tests):
-        line = f"  {name:<{width}}  {t['state']:<11} {t['status']:<14} {t['run_duration'] or 0:7.1f}s"
+    for name, t, r in zip(names, tests, result["tests"]):
+        status = f"{t['status']} (FLAKY)" if r["flaky"] else t["status"]
+        line = f"  {name:<{width}}  {t['state']:<11} {status:<14} {t['run_duration'] or 0:7.1f}s"
         job = f"  job {t['job_id']}" if t["job_id"] else ""
         print((line + job + ("  " + t["comment"] if t["comment"] else "")).rstrip())
 

@@ -186,7 +186,7 @@ def _list_runs(opts):
     area = _area()
     runs = listing.read_runs(area, _target(opts, action, required=False),
                              opts.get("-list-runs", "%"), _testpatt(opts), states, statuses,
-                             steps=mode is None, prog="megatest", settings=_settings(area))
+                             detail=mode is None, prog="megatest", settings=_settings(area)).runs
     if action == "-list-db-targets":
         targets = list(dict.fromkeys(sel["run"]["target"] for sel in runs))
         _print_list(targets, mode, wrap="targets")

@@ -68,9 +68,9 @@ def prepare(runner, key):
     phys, link, phys_top, link_top = rd.paths(s, disk, plan.target, plan.runname, key[0], key[1])
     fresh = not os.path.lexists(phys)
     if not fresh and (rec.get("attempt") or os.path.exists(os.path.join(phys, direct.STEPS_FILE))):
-        rd.clean_dir(phys)
+        rd.clean_dir(phys, attempt=(rec.get("attempt") or 1) - 1)
         fresh = True
-    os.makedirs(phys, exist_ok=not fresh)
+    os.makedirs(phys, exist_ok=True)
     made = runner.caches.made_links
     if link_top not in made:
         rd.ensure_link(link_top, phys_top)

@@ -87,10 +87,31 @@ def ensure_linktree(settings):
         os.symlink(settings.linktree, lt)
 
 
-def clean_dir(path):
-    """Empty a run directory before a relaunch (keeps item subdirectories of a toplevel out)."""
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
+KEPT_LOG_SUFFIXES = (".log", ".html", ".dat", ".out", ".err")
+
+
+def clean_dir(path, attempt=None):
+    """Empty a run directory before a relaunch. The logs of the attempt that ran there
+    (ATTEMPT: its number) move to .mt-attempts/ATTEMPT first, and earlier ones stay: a rerun
+    is an attempt, not an overwrite."""
+    if not os.path.isdir(path) or os.path.islink(path):
+        return
+    from megatest.store.db import ATTEMPTS_DIR
+    kept = os.path.join(path, ATTEMPTS_DIR)
+    if attempt is not None and os.path.exists(os.path.join(path, ".mt-steps")):
+        into = os.path.join(kept, str(attempt))
+        os.makedirs(into, exist_ok=True)
+        for entry in os.scandir(path):
+            if entry.is_file(follow_symlinks=False) and (
+                    entry.name == ".mt-steps" or entry.name.endswith(KEPT_LOG_SUFFIXES)):
+                os.replace(entry.path, os.path.join(into, entry.name))
+    for entry in os.scandir(path):
+        if entry.name == ATTEMPTS_DIR:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
 
 
 SMALL_TEST_DIR = 1 << 20      # bytes: test dirs up to this size are copied from memory

@@ -4,5 +4,5 @@ client with its back-off (rpc_client), and the route of a test's calls (testrout
 live db on the home host, else the server, else the journal).
 
 Owns the area's token, server file and the protocol.
-May import: the foundation, config, store, launch, testside, run.
+May import: the foundation, config, store, launch, testside, run, report.
 """

@@ -19,9 +19,10 @@ BUSY_TIMEOUT_MS = 60000
 TEST_COLUMNS = ("id", "run_id", "testname", "item_path", "state", "status", "host", "uname",
                 "cpuload", "diskfree", "rundir", "shortdir", "final_logf", "run_duration",
                 "comment", "event_time", "fail_count", "pass_count", "archived", "pid",
-                "attempt", "heartbeat_at", "job_id", "last_update")
+                "attempt", "heartbeat_at", "job_id", "last_update", "exit_code")
 TEST_FIELDS = frozenset(TEST_COLUMNS) - {"id", "run_id", "testname", "item_path"}
 HIDDEN_TEST_STATES = ("DELETED",)
+ATTEMPTS_DIR = ".mt-attempts"     # <rundir>/.mt-attempts/N: the logs of a record's attempt N
 # `tests t` rows that are not the toplevel of an iterated test: a rollup never runs itself,
 # so it never counts against limits and is never swept.
 NOT_ROLLUP = ("NOT (t.item_path = '' AND EXISTS (SELECT 1 FROM tests i WHERE i.run_id=t.run_id "
@@ -165,13 +166,26 @@ def open_for_reading(area, environ=None, dbdir=None, paths=None):
             try:
                 conn = connect(path, readonly=True)
                 conn.execute("SELECT 1 FROM runs LIMIT 1")
-                return conn
+                return _current_schema(conn)
             except sqlite3.Error as err:
                 failure = damaged(err, path)
                 if failure is not None:
                     raise failure from None
                 continue
     return None
+
+
+def _current_schema(conn):
+    """A read-only database of an older schema, read through an in-memory copy brought up to
+    date: readers see one schema, and the file is not touched (it may be read-only)."""
+    from megatest.store import schema
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= schema.VERSION:
+        return conn
+    mem = connect(":memory:")
+    conn.backup(mem)
+    conn.close()
+    schema.ensure(mem)
+    return mem
 
 
 def _restore_from_shared(shared, live):
@@ -459,12 +473,23 @@ def last_end_elsewhere(conn, testname, item_path, exclude_test_id):
 
 
 def reset_test(conn, test_id):
-    """Back to NOT_STARTED/n/a for a relaunch: old steps and data rows go, the attempt counter rises."""
+    """Back to NOT_STARTED/n/a for a relaunch: old steps and data rows go, the attempt counter
+    rises. A finished attempt is kept in attempts first (its logs move under
+    <rundir>/.mt-attempts/N at the relaunch); a removed record starts over with none."""
+    conn.execute("DELETE FROM attempts WHERE test_id=? AND EXISTS (SELECT 1 FROM tests "
+                 "WHERE id=? AND state='DELETED')", (test_id, test_id))
+    conn.execute(
+        "INSERT OR REPLACE INTO attempts (test_id, attempt, state, status, comment, host, "
+        "exit_code, started, duration, logdir, final_logf, last_update) "
+        "SELECT id, attempt, state, status, comment, host, exit_code, event_time, run_duration, "
+        "rundir || '/" + ATTEMPTS_DIR + "/' || attempt, final_logf, ? FROM tests WHERE id=? "
+        "AND state NOT IN ('NOT_STARTED', 'LAUNCHED', 'REMOTEHOSTSTART', 'RUNNING', 'KILLREQ', "
+        "'DELETED', 'REMOVING', 'CLEANING') AND rundir != ''", (time.time(), test_id))
     conn.execute("DELETE FROM test_steps WHERE test_id=?", (test_id,))
     conn.execute("DELETE FROM test_data WHERE test_id=?", (test_id,))
     conn.execute("UPDATE tests SET state='NOT_STARTED', status='n/a', comment='', pid=NULL, "
                  "heartbeat_at=NULL, run_duration=0, fail_count=0, pass_count=0, "
-                 "attempt=attempt+1, last_update=? WHERE id=?", (time.time(), test_id))
+                 "exit_code=NULL, attempt=attempt+1, last_update=? WHERE id=?", (time.time(), test_id))
 
 
 def heartbeat_tests(conn, test_ids, now=None):
@@ -515,6 +540,35 @@ def steps_of_run(conn, run_id):
     return conn.execute("SELECT s.test_id, s.stepname, s.state, s.status, s.event_time, s.comment, "
                         "s.logfile FROM test_steps s JOIN tests t ON t.id=s.test_id "
                         "WHERE t.run_id=? ORDER BY s.event_time, s.id", (run_id,)).fetchall()
+
+
+def attempts_of_runs(conn, run_ids):
+    """Earlier attempts of the runs' records, oldest first: {test_id: [row...]}."""
+    out = {}
+    marks = ", ".join("?" for _ in run_ids)
+    for row in conn.execute(
+            "SELECT a.test_id, a.attempt, a.state, a.status, a.comment, a.host, a.exit_code, "
+            "a.started, a.duration, a.logdir, a.final_logf FROM attempts a JOIN tests t ON "
+            f"t.id=a.test_id WHERE t.run_id IN ({marks}) ORDER BY a.test_id, a.attempt",
+            list(run_ids)):
+        out.setdefault(row["test_id"], []).append(row)
+    return out
+
+
+def data_of_run(conn, run_id):
+    """Test data rows of a run's records: {test_id: [row...]}."""
+    out = {}
+    for row in conn.execute(f"SELECT d.test_id, {', '.join('d.' + c for c in DATA_COLUMNS)} "
+                            "FROM test_data d JOIN tests t ON t.id=d.test_id WHERE t.run_id=? "
+                            "ORDER BY d.test_id, d.category, d.variable", (run_id,)):
+        out.setdefault(row["test_id"], []).append(row)
+    return out
+
+
+def runner_hosts(conn):
+    """{(target, runname): host} of the latest runner of every run."""
+    return {(r["target"], r["runname"]): r["host"] for r in conn.execute(
+        "SELECT target, runname, host FROM tasks WHERE kind='runner' ORDER BY id")}
 
 
 DATA_COLUMNS = ("category", "variable", "value", "expected", "tol", "units", "comment", "status", "type")

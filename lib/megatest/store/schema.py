@@ -62,7 +62,9 @@ CREATE INDEX IF NOT EXISTS tasks_state ON tasks (kind, state);
 """),
 ]
 
-SYNCED_TABLES = ("keys", "metadat", "runs", "tests", "test_steps", "test_data", "test_meta", "tasks")
+# the tables migration 002 gave change numbers; later tables get theirs in their own migration
+SEQUENCED_AT_002 = ("keys", "metadat", "runs", "tests", "test_steps", "test_data", "test_meta", "tasks")
+SYNCED_TABLES = SEQUENCED_AT_002 + ("attempts",)
 
 
 def _change_sequence_sql():
@@ -76,7 +78,7 @@ CREATE TABLE IF NOT EXISTS tombstones (id INTEGER PRIMARY KEY, tbl TEXT NOT NULL
     row_id INTEGER NOT NULL, seq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS tombstones_seq ON tombstones (seq);
 """]
-    for table in SYNCED_TABLES:
+    for table in SEQUENCED_AT_002:
         parts.append(f"""
 ALTER TABLE {table} ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS {table}_seq ON {table} (seq);
@@ -115,6 +117,21 @@ def create_triggers(conn):
 
 
 MIGRATIONS.append(("002-change-sequence", _change_sequence_sql()))
+
+# Reruns are attempts, not overwrites: a record's earlier attempts are kept here (their logs
+# under <rundir>/.mt-attempts/N), and every record keeps its wrapper's exit code.
+MIGRATIONS.append(("003-attempts", """
+ALTER TABLE tests ADD COLUMN exit_code INTEGER;
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY, test_id INTEGER NOT NULL REFERENCES tests(id),
+    attempt INTEGER NOT NULL, state TEXT NOT NULL, status TEXT NOT NULL,
+    comment TEXT DEFAULT '', host TEXT DEFAULT '', exit_code INTEGER,
+    started REAL, duration REAL, logdir TEXT DEFAULT '', final_logf TEXT DEFAULT '',
+    last_update REAL, seq INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (test_id, attempt));
+CREATE INDEX IF NOT EXISTS attempts_seq ON attempts (seq);
+CREATE INDEX IF NOT EXISTS attempts_test ON attempts (test_id);
+""" + _trigger_sql("attempts")))
 
 VERSION = len(MIGRATIONS)
 

@@ -45,7 +45,15 @@ def _checker_data(conn, test_id, rundir, name):
 
 def final_fields(conn, row, p, now, killed_status=None, kill_comment=""):
     """(fields to set, only_states) for a record whose wrapper is gone; p is its Progress or
-    None. None when the record keeps what the test itself set."""
+    None. None when the record keeps what the test itself set. The wrapper's exit code is
+    kept whatever else is (reports and attempts show it)."""
+    fields, only = _final_fields(conn, row, p, now, killed_status, kill_comment)
+    if p is not None and p.exit_code is not None:
+        fields["exit_code"] = p.exit_code
+    return fields, only
+
+
+def _final_fields(conn, row, p, now, killed_status, kill_comment):
     duration = p.duration() if p is not None else None
     if duration is None:                 # no end of its own: as long as it was seen running
         duration = round(now - (row["event_time"] or now), 3)
