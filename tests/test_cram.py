@@ -15,7 +15,7 @@ import pytest
 from conftest import BIN, REPO
 
 CRAMTESTS = sorted((REPO / "cramtests").glob("*.t"))
-DEMO_GENERATED = ("runs", "lt", "megatest.db", ".mt", "logs")
+DEMO_GENERATED = ("runs", "lt", "megatest.db", ".mt", "logs", "reports")
 DEMO_SECONDS = 20          # the budget for the whole demo
 
 

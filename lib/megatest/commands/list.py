@@ -3,6 +3,8 @@
 Usage:
   mt-list runs [--target PATT] [--runname PATT] [--testpatt PATT] [--state LIST]
                [--status LIST] [--area DIR] [--json | --megatest]
+  mt-list history [--testpatt PATT] [--target PATT] [--last N] [--area DIR] [--json]
+  mt-list failures [--target PATT] [--runname PATT] [--testpatt PATT] [--area DIR] [--json]
   mt-list targets [--area DIR] [--json]
   mt-list tests [--area DIR] [--json]
   mt-list config [--target TARGET] [--area DIR] [--json]
@@ -12,6 +14,11 @@ Commands:
   runs     the runs of the area and their test records, sorted by test name then itempath.
            Deleted runs and DELETED records are never shown. Without a database yet,
            nothing is printed (`[]` with --json).
+  history  each test's and item's status across the runs of its target, oldest first, with
+           how many runs in a row it has been failing and the run that streak began with.
+  failures the failing records of the selected runs grouped by failure signature (the first
+           error line of the failing step's log, numbers, hex, paths and times stripped),
+           most frequent first, each with its log and reproduce command.
   targets  the concrete target sections of runconfigs.config, sorted ([default] and
            templates are not targets).
   tests    the tests defined in the area: name, directory, waitons, item variables.
@@ -25,6 +32,7 @@ Options:
                     config: the target whose runconfig to show.
   --runname PATT    run-name pattern: % wildcard (case-insensitive), else * [default: %].
   --testpatt PATT   test[/itempath] patterns, comma list, % wildcard, ~ negation [default: %].
+  --last N          history: only the newest N runs of each target [default: 10].
   --state LIST      only records in one of these states (comma list); a state that is
                     neither known nor in [validvalues] nor on a listed record is warned about.
   --status LIST     only records with one of these statuses (comma list), warned about alike.
@@ -77,7 +85,7 @@ MEGATEST_TEST_FIELDS = ("id", "run_id", "testname", "state", "status", "event_ti
 QUIET_STATUSES = ("PASS", "WARN")
 
 
-LISTINGS = ("runs", "targets", "tests", "config")
+LISTINGS = ("runs", "history", "failures", "targets", "tests", "config")
 
 
 def main(argv):
@@ -91,6 +99,10 @@ def main(argv):
     area = find_area(args["--area"])
     if args["runs"]:
         return _runs(area, args)
+    if args["history"]:
+        return _history(area, args)
+    if args["failures"]:
+        return _failures(area, args)
     if args["targets"]:
         return _targets(area, args["--json"])
     if args["tests"]:
@@ -265,6 +277,62 @@ def _num(value, keep_float=False):
 def _print_json(value):
     json.dump(value, sys.stdout, indent=1)
     sys.stdout.write("\n")
+
+
+# ---------------------------------------------------------------- history, failures
+
+def _history(area, args):
+    from megatest.commands.cli import int_option
+    from megatest.report import history, results
+    last = int_option(args, "--last", minimum=1)
+    sel = read_runs(area, args["--target"], "%", args["--testpatt"])
+    rows = history.history(results.runs(sel), last=last)
+    if args["--json"]:
+        _print_json(rows)
+        return 0
+    if not rows:
+        _warn(f"mt-list: no record matches --testpatt {args['--testpatt']}"
+              f" --target {args['--target'] or '%'}")
+        return 0
+    width = max(len(r["test"]) for r in rows)
+    target = None
+    for r in rows:
+        if r["target"] != target:
+            target = r["target"]
+            print(f"{target}: {' '.join(c['runname'] for c in r['runs'])} (oldest first)")
+        print(f"  {r['test']:<{width}}  [{history.strip(r['runs'])}]  {_streak_words(r)}")
+    print("  (P pass, F fail, E error, f flaky, W waived, S skip, R running, . not run)")
+    return 0
+
+
+def _streak_words(row):
+    if row["failing_for"]:
+        words = (f"failing for {plural(row['failing_for'], 'run')} since {row['first_failing']}")
+        return words + (f", last passed in {row['last_passed']}" if row["last_passed"] else
+                        ", never passed in these runs")
+    last = row["runs"][-1]
+    return last["status"] or "not in the newest run"
+
+
+def _failures(area, args):
+    from megatest.report import results, signatures
+    sel = read_runs(area, args["--target"], args["--runname"], args["--testpatt"], detail=True)
+    buckets = signatures.buckets(results.runs(sel, detail=True))
+    if args["--json"]:
+        _print_json(buckets)
+        return 0
+    if not buckets:
+        print(f"no failing record in {plural(len(sel.runs), 'run')}")
+        return 0
+    for b in buckets:
+        print(f"{b['count']:>4}  {b['signature']}")
+        if b["example"]:
+            print(f"      e.g. {b['example']}")
+        for t in b["tests"]:
+            print(f"      {t['target']}/{t['runname']}  {t['test']}  {t['status']}")
+            print(f"        log: {t['log'] or '(none)'}")
+            print(f"        reproduce: {t['reproduce']}")
+    return 0
 
 
 # ---------------------------------------------------------------- targets, tests
