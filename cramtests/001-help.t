@@ -42,7 +42,7 @@ needs no test area:
 A command without its arguments is a usage error (exit 2), never a traceback:
 
   $ mt-list; echo "exit $?"
-  mt-list: error: missing what to list: expected one of runs, targets, tests, config
+  mt-list: error: missing what to list: expected one of runs, history, failures, targets, tests, config
     try: mt-list runs --json   (see mt-list --help)
   exit 2
   $ mt-init > out 2>&1; echo "exit $?"; grep Traceback out || echo "no traceback"

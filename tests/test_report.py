@@ -279,6 +279,8 @@ def test_a_rerun_is_an_attempt_and_fail_then_pass_is_flaky_everywhere(make_area,
     again = mt("run", "--area", top, "--target", "a/b", "--runname", "n1", "--testpatt", "flip",
                "--rerun-all", env=mt_env)
     assert again.returncode == 0, again.stdout + again.stderr
+    assert "run a/b/n1: 1 test or item in " in again.stdout
+    assert again.stdout.rstrip().endswith(": 1 PASS (1 FLAKY: flip)")
     listing = mt("list", "runs", "--area", top, env=mt_env).stdout
     assert re.search(r"^  flip\s+COMPLETED\s+PASS \(FLAKY\)", listing, re.M)
     out = mt("report", "junit", "--area", top, env=mt_env)

@@ -285,6 +285,19 @@ def _state_counts(runner):
     return counts
 
 
+def _flaky(runner):
+    """Names of the counted records that passed after failing in this run."""
+    from megatest.report import results
+    from megatest.store import db
+    try:
+        earlier = db.attempts_of_runs(runner.conn, [runner.run_id])
+    except db.sqlite3.Error:              # the summary must not fail a finished run
+        return []
+    recs = [runner.records.recs[k] for k in runner.records.counted()]
+    return [results.name_of(r) for r in recs if r["id"] in earlier
+            and results.is_flaky(r, earlier[r["id"]])]
+
+
 def _summary(runner, plan, show, interrupted):
     from megatest import states
     out = show.out
@@ -295,6 +308,9 @@ def _summary(runner, plan, show, interrupted):
     total = sum(counts.values())
     elapsed = time.time() - show.started
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    flaky = _flaky(runner)
+    if flaky:
+        summary += f" ({len(flaky)} FLAKY: {', '.join(flaky[:5])}{' ...' if len(flaky) > 5 else ''})"
     out.write(f"run {plan.target}/{plan.runname}: {tests_and_items(total)} in {elapsed:.1f}s"
               f"{': ' + summary if summary else ''}\n")
     for r in runner.records.failures():

@@ -99,10 +99,8 @@ def test_result(sel, s, row, detail=False):
     earlier = sel.attempts.get(row["id"], [])
     out["attempt"] = (row["attempt"] or 0) + 1
     out["exit_code"] = row["exit_code"]
-    own = outcome(row["state"], row["status"])
-    out["flaky"] = own == "pass" and any(
-        outcome(a["state"], a["status"]) in FAILING for a in earlier)
-    out["outcome"] = "flaky" if out["flaky"] else own
+    out["flaky"] = is_flaky(row, earlier)
+    out["outcome"] = "flaky" if out["flaky"] else outcome(row["state"], row["status"])
     if detail:
         out["steps"] = steps(s["steps"].get(row["id"], []), row["rundir"] or "")
         out["data"] = [dict(d) for d in sel.data.get(row["id"], [])]
@@ -113,6 +111,13 @@ def test_result(sel, s, row, detail=False):
         out["reproduce"] = reproduce(s["run"]["target"], s["run"]["runname"],
                                      row["testname"], row["item_path"])
     return out
+
+
+def is_flaky(row, earlier):
+    """Passed now after a failing attempt in the same run (Bazel's flaky): never silently
+    green. EARLIER: the record's attempts rows."""
+    return (outcome(row["state"], row["status"]) == "pass"
+            and any(outcome(a["state"], a["status"]) in FAILING for a in earlier))
 
 
 def outcome(state, status):
