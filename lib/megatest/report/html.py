@@ -77,11 +77,16 @@ def _summary(tests):
         by_status[key] = by_status.get(key, 0) + 1
     chips = []
     for (state, status), n in sorted(by_status.items(), key=lambda kv: -kv[1]):
-        chips.append(_chip(state, status, f"{colours.colour(state, status)[1]}: {n}"))
+        chips.append(_chip(state, status, f"{_label(state, status)}: {n}"))
     flaky = sum(1 for t in tests if t["flaky"])
     extra = f" <span class=\"chip\" style=\"background:#ffe08a\">FLAKY: {flaky}</span>" if flaky else ""
     return (f"<p class=\"summary\">{len(tests)} tests and items: " + " ".join(chips) + extra
             + "</p>")
+
+
+def _label(state, status):
+    """The status, unless the record has none yet (then its state)."""
+    return status if status not in ("n/a", "", None) else state
 
 
 def _chip(state, status, label):
@@ -104,7 +109,8 @@ def _table(tests):
     rows = ["<h3>Tests</h3><table class=\"tests\"><tr><th>test</th><th>item</th><th>state</th>"
             "<th>status</th><th>duration</th><th>attempt</th><th>host</th><th>comment</th></tr>"]
     for t in tests:
-        bg, label = colours.colour(t["state"], t["status"])
+        bg, _ = colours.colour(t["state"], t["status"])
+        label = _label(t["state"], t["status"])
         status = f"{label} (FLAKY)" if t["flaky"] else label
         rows.append(f"<tr><td>{_e(t['testname'])}</td><td>{_e(t['item_path'])}</td>"
                     f"<td>{_e(t['state'])}</td><td class=\"st\" style=\"background:{bg};"
