@@ -143,11 +143,8 @@ def outcome(state, status):
 def counts(tests):
     """{outcome: n} and {status: n} over the records a summary counts (items and
     non-iterated tests; a toplevel of an iterated test is its items' rollup)."""
-    iterated = {t["testname"] for t in tests if t["item_path"]}
     by_outcome, by_status = {}, {}
-    for t in tests:
-        if not t["item_path"] and t["testname"] in iterated:
-            continue
+    for t in counted(tests):
         by_outcome[t["outcome"]] = by_outcome.get(t["outcome"], 0) + 1
         by_status[t["status"]] = by_status.get(t["status"], 0) + 1
     return {"outcome": by_outcome, "status": by_status,
