@@ -88,19 +88,19 @@ def run_result(sel, s, detail=False):
 
 
 def test_result(sel, s, row, detail=False):
-    out = {}
-    for name in JSON_TEST_FIELDS:
-        value = row["id" if name == "test_id" else name]
-        if name == "event_time":
-            value = _int(value)
-        elif name != "run_duration" and value is None:
-            value = ""
-        out[name] = value
-    earlier = sel.attempts.get(row["id"], [])
-    out["attempt"] = (row["attempt"] or 0) + 1
-    out["exit_code"] = row["exit_code"]
-    out["flaky"] = is_flaky(row, earlier)
-    out["outcome"] = "flaky" if out["flaky"] else outcome(row["state"], row["status"])
+    """One record (JSON_TEST_FIELDS, then attempt, exit_code, flaky, outcome). A dashboard
+    builds a quarter of a million of these: one dict literal, outcome computed once."""
+    earlier = sel.attempts.get(row["id"], ())
+    own = outcome(row["state"], row["status"])
+    flaky = own == "pass" and bool(earlier) and is_flaky(row, earlier)
+    event_time = row["event_time"]
+    out = {"test_id": row["id"], "testname": row["testname"], "item_path": row["item_path"],
+           "state": row["state"], "status": row["status"], "comment": row["comment"] or "",
+           "host": row["host"] or "", "rundir": row["rundir"] or "",
+           "run_duration": row["run_duration"],
+           "event_time": None if event_time is None else int(event_time),
+           "job_id": row["job_id"] or "", "attempt": (row["attempt"] or 0) + 1,
+           "exit_code": row["exit_code"], "flaky": flaky, "outcome": "flaky" if flaky else own}
     if detail:
         out["steps"] = steps(s["steps"].get(row["id"], []), row["rundir"] or "")
         out["data"] = [dict(d) for d in sel.data.get(row["id"], [])]
