@@ -66,6 +66,8 @@ def main(argv):
     homehost.require_home(area, s, "mt-serve")
     if args["--stop"]:
         return _stop(area, s)
+    from megatest.serve import webauth
+    webauth.read_policy(s)                 # a bad [server] dashboard-reads: exit 2 here
     require_writable(area, LOG_DIR if args["--ensure"] else None)
     homehost.home_host(area, s, claim=True)
     homehost.require_home(area, s, "mt-serve")

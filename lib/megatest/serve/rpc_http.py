@@ -6,7 +6,8 @@ X-Megatest-Token header. Replies are JSON: 200 `{"ok": true, "result": ...}`; ot
 405 (method), 411/413 (length), 422 (the call was refused: its record is gone...), 503 (busy,
 stopping, or its database full, read-only or damaged: try again, the client journals) or 500 (a bug: the reply names an error id that the server log shows with
 the traceback). Calls are those of testops plus "ping" and "queue"; rpc_params checks the body
-and each call's parameters before the call runs.
+and each call's parameters before the call runs. Every GET (but of /api) and the dashboard's POSTs (dashboard.POST_PATHS) go
+to the web dashboard (dashboard.py), which answers them itself.
 """
 import hmac
 import http.server
@@ -18,6 +19,7 @@ import socket
 import sqlite3
 import threading
 import time
+from urllib.parse import urlsplit
 
 from megatest.errors import MtError
 from megatest.serve.rpc_client import API_PATH, HOST_HEADER, TOKEN_HEADER
@@ -50,6 +52,8 @@ class Service:
         self.hosts = {}         # client host (as it names itself) -> requests
         self.addresses = {}     # client address -> requests
         self._lock = threading.Lock()
+        from megatest.serve.dashboard import Dashboard
+        self.dashboard = Dashboard(self)
 
     def token_ok(self, given):
         return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self.token)
@@ -175,6 +179,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         """One call. Whatever goes wrong before the reply, the client gets one (500 for a bug);
         a socket error means the client is gone and there is nobody left to answer."""
+        from megatest.serve.dashboard import POST_PATHS
+        if urlsplit(self.path).path in POST_PATHS:
+            return self._dashboard()
         try:
             self._post()
         except OSError:
@@ -214,9 +221,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._conn = None
 
     def do_GET(self):
+        if urlsplit(self.path).path != API_PATH:
+            return self._dashboard()
         self._refuse(405, f"use POST {API_PATH}", "bad-method")
 
-    do_PUT = do_DELETE = do_HEAD = do_PATCH = do_GET
+    def _dashboard(self):
+        service = self.server.service
+        service.last_activity = time.monotonic()
+        service.count("dashboard")
+        service.dashboard.handle(self)
+
+    def do_PUT(self):
+        self._refuse(405, f"use POST {API_PATH}", "bad-method")
+
+    do_DELETE = do_HEAD = do_PATCH = do_PUT
 
     def _length(self):
         """The body's declared length, or None after refusing the request."""
