@@ -152,7 +152,11 @@ class Dashboard:
         if json_reply:
             return Reply(status, json.dumps({"ok": False, "error": message}).encode(),
                          "application/json")
-        return Reply(status, pages.error(self.frame(request), status, message).encode())
+        try:
+            frame = self.frame(request)
+        except Exception:                   # the area itself may be what failed
+            frame = pages.Frame(self.settings.area_name)
+        return Reply(status, pages.error(frame, status, message).encode())
 
     def _status_of(self, err, request):
         if isinstance(err, BadRequest):
@@ -303,6 +307,8 @@ class Dashboard:
 
     def api_actions(self, request, handler):
         ids = [int(i) for v in request.query.get("ids", []) for i in v.split(",") if i.isdigit()]
+        if len(ids) > gridpage.MAX_WORDS:
+            raise BadRequest(f"ids names more than {gridpage.MAX_WORDS} actions")
         limit = gridpage.number(request.query, "limit", 20, 1, 1000)
         return self._json({"actions": grid.actions(self.area, self.settings, ids, limit)})
 

@@ -11,6 +11,7 @@ from megatest.serve.pages import BadRequest, cell, e, href, layout
 
 MAX_CELLS = 100_000       # cells (rows x runs) one page shows
 MAX_PATTERN = 1000        # characters of a filter field
+MAX_WORDS = 500           # statuses, or tests to expand, one query names
 
 
 def filters(query):
@@ -23,7 +24,10 @@ def filters(query):
         return value
 
     def words(name):
-        return tuple(w.strip() for v in query.get(name, []) for w in v.split(",") if w.strip())
+        found = tuple(w.strip() for v in query.get(name, []) for w in v.split(",") if w.strip())
+        if len(found) > MAX_WORDS:
+            raise BadRequest(f"{name} names more than {MAX_WORDS} values")
+        return found
 
     return grid.Filters(target=text("target"), runname=text("runname"),
                         testpatt=text("testpatt"), statuses=words("status"),
@@ -56,8 +60,10 @@ def query_of(f, **changes):
 
 def watch_url(f):
     """The change feed for this grid: the filters that decide whether a record shows."""
-    return href("/api/changes", target=f.target, runname=f.runname, testpatt=f.testpatt,
-                status=",".join(f.statuses))
+    def given(value):
+        return "" if value == "%" else value
+    return href("/api/changes", target=given(f.target), runname=given(f.runname),
+                testpatt=given(f.testpatt), status=",".join(f.statuses))
 
 
 def page(frame, f, g):

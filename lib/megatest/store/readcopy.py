@@ -6,6 +6,7 @@ map's rule: a copy that is a little too often refreshed costs less than a stale 
 """
 import os
 import sqlite3
+import threading
 
 from megatest.errors import MtError
 from megatest.store import homehost
@@ -35,7 +36,8 @@ def refreshed_copy(shared, copy):
     except OSError:
         stale = True
     if stale:
-        tmp = f"{copy}.tmp-{os.getpid()}"
+        # one name per thread: mt-serve's dashboard refreshes from several threads at once
+        tmp = f"{copy}.tmp-{os.getpid()}-{threading.get_ident()}"
         try:
             os.makedirs(os.path.dirname(copy), exist_ok=True)
             _backup(shared, tmp)
