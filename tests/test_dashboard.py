@@ -298,6 +298,29 @@ def test_the_token_header_acts_without_a_cookie(dash):
     reply = client.post("/action", {"action": "kill", "run_id": run_id},
                         headers={TOKEN_HEADER: dash.token, "Accept": "application/json"})
     assert reply.status == 200 and reply.json()["task"]["action"] == "kill"
+    task = reply.json()["task"]["id"]
+    wait_for(lambda: dash.api(f"/api/actions?ids={task}")["actions"][0]["state"] == "done",
+             "mt-clean --kill to end")
+
+
+def test_remove_a_run_from_its_page_without_a_script(open_dash):
+    """The form as a browser without JavaScript sends it: 303 to the actions page, where
+    the task goes from queued to done; then the run is gone from the grid and the disk."""
+    client = open_dash.client()
+    client.login(open_dash.token)
+    run_id = open_dash.api("/api/grid")["runs"][0]["run_id"]
+    page = client.get(f"/run/{run_id}").text
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">',
+                           page.split('value="remove"')[1].split("</form>")[0]))
+    form.update(action="remove", csrf=client.csrf("/"))
+    reply = client.post("/action", form, headers={"Origin": client.origin})
+    assert reply.status == 303 and reply.headers["Location"].startswith("/actions#task-")
+    task = int(reply.headers["Location"].rsplit("-", 1)[1])
+    assert f'data-task="{task}"' in client.get("/actions").text
+    wait_for(lambda: open_dash.api(f"/api/actions?ids={task}")["actions"][0]["state"] == "done",
+             "mt-clean to end")
+    assert open_dash.api("/api/grid")["runs"] == []
+    assert not (open_dash.top / "disk0" / "a" / "b" / "r1" / "bad").exists()
 
 
 @pytest.mark.parametrize("form, message", [
