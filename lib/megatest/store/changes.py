@@ -60,8 +60,3 @@ def actions_since(conn, seq):
     return conn.execute(f"SELECT {', '.join(ACTION_COLUMNS)} FROM tasks WHERE kind='action' "
                         "AND seq > ? ORDER BY id", (seq,)).fetchall()
 
-
-def deleted_tests_since(conn, seq):
-    """Ids of test rows deleted after change SEQ (tombstones; the live db keeps them)."""
-    return [r[0] for r in conn.execute(
-        "SELECT row_id FROM tombstones WHERE tbl='tests' AND seq > ? ORDER BY seq", (seq,))]
