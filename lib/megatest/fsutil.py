@@ -7,13 +7,29 @@ def write_atomic(path, text, mode=0o644, fsync=True):
     _publish(path, text, mode, fsync, os.replace)
 
 
-def _publish(path, text, mode, fsync, place):
-    """Write text to a temp file beside path, then place(tmp, path); the temp file never stays."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+def write_atomic_with(path, writer, mode=0o644, prefix=".tmp-"):
+    """Like write_atomic, for a file written by writer(binary file object) (an archive):
+    its temp file is named PREFIX... (a kill leaves only that name behind), and the rename
+    is made durable with an fsync of the directory."""
+    _publish(path, writer, mode, True, os.replace, prefix=prefix, binary=True)
+    fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
     try:
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _publish(path, content, mode, fsync, place, prefix=".tmp-", binary=False):
+    """Write content (text, or a writer function with binary) to a temp file beside path,
+    then place(tmp, path); the temp file never stays."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=prefix, dir=directory)
+    try:
+        with os.fdopen(fd, "wb" if binary else "w") as out:
+            if binary:
+                content(out)
+            else:
+                out.write(content)
             if fsync:
                 out.flush()
                 os.fsync(out.fileno())

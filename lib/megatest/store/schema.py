@@ -64,7 +64,7 @@ CREATE INDEX IF NOT EXISTS tasks_state ON tasks (kind, state);
 
 # the tables migration 002 gave change numbers; later tables get theirs in their own migration
 SEQUENCED_AT_002 = ("keys", "metadat", "runs", "tests", "test_steps", "test_data", "test_meta", "tasks")
-SYNCED_TABLES = SEQUENCED_AT_002 + ("attempts",)
+SYNCED_TABLES = SEQUENCED_AT_002 + ("attempts", "archives")
 
 
 def _change_sequence_sql():
@@ -111,7 +111,10 @@ def drop_triggers(conn):
 
 def create_triggers(conn):
     """Give a database rebuilt from a copy its change-number triggers back."""
+    present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     for table in SYNCED_TABLES:
+        if table not in present:        # a copy older than the migration that adds it
+            continue
         for statement in _statements(_trigger_sql(table)):
             conn.execute(statement)
 
@@ -132,6 +135,30 @@ CREATE TABLE IF NOT EXISTS attempts (
 CREATE INDEX IF NOT EXISTS attempts_seq ON attempts (seq);
 CREATE INDEX IF NOT EXISTS attempts_test ON attempts (test_id);
 """ + _trigger_sql("attempts")))
+
+
+def _archive_sql():
+    """Archives of runs (mt-clean --archive): one row per archive file, synced like the other
+    tables. tests.archived keeps Megatest's meaning: 0 not archived, else the id of the
+    archive holding the record's directory. A run has at most one archive that is not
+    `restored`; `archiving` and `restoring` mark work a kill interrupted."""
+    return """
+CREATE TABLE IF NOT EXISTS archives (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    state TEXT NOT NULL DEFAULT 'archiving' CHECK (state IN
+        ('archiving', 'archived', 'restoring', 'restored')),
+    archive_type TEXT NOT NULL DEFAULT 'tar.gz',
+    archive_path TEXT NOT NULL,
+    du INTEGER DEFAULT 0,
+    created REAL, restored REAL, last_update REAL,
+    seq INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS archives_run ON archives (run_id);
+CREATE INDEX IF NOT EXISTS archives_seq ON archives (seq);
+""" + _trigger_sql("archives")
+
+
+MIGRATIONS.append(("004-archive", _archive_sql()))
 
 VERSION = len(MIGRATIONS)
 
