@@ -111,7 +111,8 @@ def test_runs_json_has_the_cli_md_shape(ran):
     assert [(r["target"], r["runname"]) for r in runs] == [("a/b", "r"), ("c/d", "r2")]
     run = runs[0]
     assert set(run) == {"run_id", "target", "keys", "runname", "state", "status", "user_status",
-                        "event_time", "tests"}
+                        "event_time", "archived", "tests"}
+    assert run["archived"] == ""
     assert run["keys"] == {"arch": "a", "os": "b"}
     assert (run["state"], run["status"], run["user_status"]) == ("completed", "FAIL", "n/a")
     assert isinstance(run["run_id"], int) and isinstance(run["event_time"], int)

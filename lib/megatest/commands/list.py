@@ -42,9 +42,10 @@ Options:
   -h, --help        show this text.
 
 JSON of `runs`: an array of runs, each {"run_id", "target", "keys": {key: value}, "runname",
-"state", "status", "user_status", "event_time", "tests": [...]}. "status" is the run's rollup
-status (the worst status of its toplevel records, stored by mt-run); "user_status" is the
-free-form status column that only users set (`n/a` until someone does). Each test is
+"state", "status", "user_status", "event_time", "archived", "tests": [...]}. "status" is the
+run's rollup status (the worst status of its toplevel records, stored by mt-run);
+"user_status" is the free-form status column that only users set (`n/a` until someone does);
+"archived" is the path of the run's archive (mt-clean --archive), "" when it has none. Each test is
 {"test_id", "testname", "item_path" ("" = toplevel), "state", "status", "comment", "host",
 "rundir", "run_duration", "event_time", "job_id" (the scheduler's, "" when started directly),
 "attempt" (1 for the first launch; reruns in the same run add one), "exit_code" (the test's
@@ -183,8 +184,9 @@ def _print_run(sel, result):
     count = plural(len(tests), "record")
     if counted != len(tests):          # say which records a summary of the run counts
         count += f": {tests_and_items(counted)}, {plural(len(tests) - counted, 'toplevel')}"
+    archived = f", archived in {sel['archived']}" if sel["archived"] else ""
     print(f"{run['target']}/{run['runname']}  {run['state']}  {run['rollup_status']}  "
-          f"(run-id {run['id']}, {count})")
+          f"(run-id {run['id']}, {count}{archived})")
     for name, t, r in zip(names, tests, result["tests"]):
         status = f"{t['status']} (FLAKY)" if r["flaky"] else t["status"]
         line = f"  {name:<{width}}  {t['state']:<11} {status:<14} {t['run_duration'] or 0:7.1f}s"

@@ -26,7 +26,7 @@ _OK_STEP_STATUSES = frozenset(("0", "PASS", "WARN", "2", "n/a", ""))
 @dataclass
 class Selection:
     """What `read` found: the rows of each selected run, and the rows that go with them."""
-    runs: list = field(default_factory=list)   # [{"run", "keys", "tests", "steps"}] (runops)
+    runs: list = field(default_factory=list)   # [{"run", "keys", "tests", "steps", "archived"}] (runops)
     attempts: dict = field(default_factory=dict)   # test_id -> [attempt rows], oldest first
     data: dict = field(default_factory=dict)       # test_id -> [test_data rows]
     hosts: dict = field(default_factory=dict)      # (target, runname) -> runner host
@@ -79,6 +79,7 @@ def run_result(sel, s, detail=False):
     out = {"run_id": run["id"], "target": run["target"], "keys": s["keys"],
            "runname": run["runname"], "state": run["state"], "status": run["rollup_status"],
            "user_status": run["status"], "event_time": _int(run["event_time"]),
+           "archived": s.get("archived", ""),
            "tests": [test_result(sel, s, row, detail) for row in s["tests"]]}
     if detail:
         out["host"] = sel.hosts.get((run["target"], run["runname"]), "")

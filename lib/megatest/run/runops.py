@@ -6,13 +6,15 @@ Removal, kill requests and locks are in clean.py; mt-list, mt-clean and `megates
 """
 from megatest import states
 from megatest.config import patterns
-from megatest.store import db
+from megatest.store import archived, db
 
 
 def select_runs(conn, target_patt, runname_patt, testpatt, states=(), statuses=(), steps=False):
     """Runs matching the target and run-name patterns, each with its selected records:
-    [{"run": row, "keys": {k: v}, "tests": [row...], "steps": {test_id: [row...]}}]."""
+    [{"run": row, "keys": {k: v}, "tests": [row...], "steps": {test_id: [row...]},
+    "archived": the path of the run's archive, "" when it is not archived}]."""
     keys = db.get_keys(conn)
+    archives = archived.archive_paths(conn)
     match = patterns.compile_testpatt(testpatt or "%")
     selected = []
     for run in db.list_runs(conn):
@@ -27,7 +29,7 @@ def select_runs(conn, target_patt, runname_patt, testpatt, states=(), statuses=(
             for s in db.steps_of_run(conn, run["id"]):
                 by_test.setdefault(s["test_id"], []).append(s)
         selected.append({"run": run, "keys": {k: run[k] for k in keys}, "tests": tests,
-                         "steps": by_test})
+                         "steps": by_test, "archived": archives.get(run["id"], "")})
     return selected
 
 
