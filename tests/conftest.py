@@ -64,3 +64,13 @@ def records(area, env, *args):
     runs = runs_json(area, env, *args)
     assert runs, "no run recorded"
     return {t["testname"] + (f"/{t['item_path']}" if t["item_path"] else ""): t for t in runs[0]["tests"]}
+
+
+def shared_rows(area, sql):
+    """Rows of SQL run on the area's shared megatest.db (what other hosts see), read-only."""
+    import sqlite3
+    conn = sqlite3.connect(f"file:{area}/megatest.db?mode=ro", uri=True)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()

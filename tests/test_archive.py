@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import BIN, mt, runs_json
+from conftest import BIN, mt, runs_json, shared_rows
 from test_hardening_storage import mounts, read_only, tmpfs   # noqa: F401 (fixtures)
 from megatest.config import settings as settings_mod
 from megatest.config.area import Area
@@ -50,14 +50,6 @@ def tree(root):
     return found
 
 
-def shared(area, sql):
-    conn = sqlite3.connect(f"file:{area}/megatest.db?mode=ro", uri=True)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
 @pytest.fixture
 def ran(make_area, mt_env, tmp_path):
     """An area with one finished run a/b/r (up, down/1, down/2) and an archive directory."""
@@ -86,6 +78,18 @@ class Killed(BaseException):
     """A kill -9 at this point: nothing after it runs, no handler sees it."""
 
 
+def kill_at_rename(monkeypatch, n):
+    """The Nth os.rename from now on is killed (the ones before it happen)."""
+    real_rename, calls = os.rename, []
+
+    def rename(src, dst):
+        calls.append(src)
+        if len(calls) == n:
+            raise Killed()
+        real_rename(src, dst)
+    monkeypatch.setattr(os, "rename", rename)
+
+
 # ---------------------------------------------------------------- archive and restore
 
 def test_archive_keeps_records_removes_dirs_and_holds_the_files(ran):
@@ -111,9 +115,9 @@ def test_archive_keeps_records_removes_dirs_and_holds_the_files(ran):
         assert tar.extractfile("a/b/r/down/2/item.txt").read() == b"item 2\n"
     assert {f"a/b/r/{rel}" for rel in before} <= names
     # the mark reached megatest.db: every record points at the archive's row
-    [(archive_id, state, stored)] = shared(area, "SELECT id, state, archive_path FROM archives")
+    [(archive_id, state, stored)] = shared_rows(area, "SELECT id, state, archive_path FROM archives")
     assert (state, stored) == ("archived", str(path))
-    assert {a for (a,) in shared(area, "SELECT archived FROM tests")} == {archive_id}
+    assert {a for (a,) in shared_rows(area, "SELECT archived FROM tests")} == {archive_id}
     again = archive_cmd(area, env, arch)
     assert again.returncode == 0 and "already archived in" in again.stdout
 
@@ -131,7 +135,7 @@ def test_restore_brings_identical_files_and_links_back(ran):
     assert os.readlink(area / "lt/a/b/r/up") == link
     assert (area / "lt/a/b/r/down/1/item.txt").read_text() == "item 1\n"
     assert runs_json(area, env)[0]["archived"] == ""
-    assert shared(area, "SELECT DISTINCT archived FROM tests") == [(0,)]
+    assert shared_rows(area, "SELECT DISTINCT archived FROM tests") == [(0,)]
     assert restore_cmd(area, env).stdout == "a/b/r: not archived, nothing to restore\n"
     # archived again: a new file, the kept one is left alone
     assert archive_cmd(area, env, arch).returncode == 0
@@ -234,7 +238,7 @@ def untouched(area, env, arch):
     assert [f for f in os.listdir(arch) if f != "lost+found"] == []    # no temp file either
     assert (area / "disk0/a/b/r/up/out.txt").exists() and os.path.islink(area / "lt/a/b/r/up")
     assert runs_json(area, env)[0]["archived"] == ""
-    assert shared(area, "SELECT DISTINCT archived FROM tests") == [(0,)]
+    assert shared_rows(area, "SELECT DISTINCT archived FROM tests") == [(0,)]
 
 
 def test_a_missing_or_unwritable_archive_dir_is_one_line_exit_2(ran, read_only):
@@ -365,14 +369,7 @@ def test_a_kill_while_removing_is_finished_by_a_rerun(ran, monkeypatch):
     area, env, arch = ran
     before = tree(area / "disk0/a/b/r")
     conn, settings, row = in_process(area, env, monkeypatch)
-    real_rename, calls = os.rename, []
-
-    def rename(src, dst):
-        calls.append(src)
-        if len(calls) == 2:
-            raise Killed()
-        real_rename(src, dst)
-    monkeypatch.setattr(os, "rename", rename)
+    kill_at_rename(monkeypatch, 2)
     with pytest.raises(Killed):
         archive.archive_run(conn, settings.area, row, str(arch), "%", "here")
     monkeypatch.undo()
@@ -384,7 +381,7 @@ def test_a_kill_while_removing_is_finished_by_a_rerun(ran, monkeypatch):
     assert out.stdout == (f"a/b/r: finished archiving in {archive_file(arch)} (removed 1 directory "
                           "left by an interrupted run)\n")
     assert sorted(os.listdir(area / "disk0/a/b/r")) == [] and not os.path.lexists(area / "lt/a/b/r/up")
-    assert shared(area, "SELECT state FROM archives") == [("archived",)]
+    assert shared_rows(area, "SELECT state FROM archives") == [("archived",)]
     assert restore_cmd(area, env).returncode == 0
     assert tree(area / "disk0/a/b/r") == before
 
@@ -394,14 +391,7 @@ def test_a_kill_while_restoring_is_finished_by_a_rerun(ran, monkeypatch):
     before = tree(area / "disk0/a/b/r")
     assert archive_cmd(area, env, arch).returncode == 0
     conn, settings, row = in_process(area, env, monkeypatch)
-    real_rename, calls = os.rename, []
-
-    def rename(src, dst):
-        calls.append(src)
-        if len(calls) == 2:
-            raise Killed()
-        real_rename(src, dst)
-    monkeypatch.setattr(os, "rename", rename)
+    kill_at_rename(monkeypatch, 2)
     with pytest.raises(Killed):
         archive.restore_run(conn, row)
     monkeypatch.undo()

@@ -4,14 +4,13 @@ Each check runs the installed `logpro` for real (rules file, log on stdin, exit 
 way an ezstep or `mt-test runstep --logpro` runs it; the last tests go through mt-run.
 """
 import os
-import sqlite3
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from conftest import BIN, mt, records
+from conftest import BIN, mt, records, shared_rows
 
 LOGPRO = str(BIN / "logpro")
 
@@ -516,14 +515,6 @@ def test_closed_stdout_still_gives_the_verdict(tmp_path):
 # ---------------------------------------------------------------- through the runner
 
 
-def _db(area, sql):
-    conn = sqlite3.connect(f"file:{area}/megatest.db?mode=ro", uri=True)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
 def test_runner_uses_logpro_for_ezsteps_testconfig_rules_and_runstep(make_area, mt_env):
     area = make_area({
         "warned": "[ezsteps]\nbuild echo compiling; echo 'warning: old API'\nnext echo done\n",
@@ -546,11 +537,11 @@ def test_runner_uses_logpro_for_ezsteps_testconfig_rules_and_runstep(make_area, 
     assert (recs["warned"]["state"], recs["warned"]["status"]) == ("COMPLETED", "WARN"), out.stderr
     assert (recs["failed"]["state"], recs["failed"]["status"]) == ("COMPLETED", "FAIL")
     assert (recs["measured"]["state"], recs["measured"]["status"]) == ("COMPLETED", "PASS")
-    steps = set(_db(area, "SELECT t.testname, s.stepname, s.status, s.logfile FROM test_steps s "
+    steps = set(shared_rows(area, "SELECT t.testname, s.stepname, s.status, s.logfile FROM test_steps s "
                           "JOIN tests t ON t.id = s.test_id WHERE s.state = 'end'"))
     assert steps == {("warned", "build", "2", "build.html"), ("warned", "next", "0", "next.log"),
                      ("failed", "check", "1", "check.html"),
                      ("measured", "speed", "0", "speed.html")}
-    data = _db(area, "SELECT variable, value, status FROM test_data WHERE category = 'speed'")
+    data = shared_rows(area, "SELECT variable, value, status FROM test_data WHERE category = 'speed'")
     assert sorted(data) == [("final", "0", "PASS"), ("rule-0", "104", "OK")]
     assert (area / "disk0/a/b/r/failed/check.html").exists()
