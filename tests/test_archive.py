@@ -136,10 +136,19 @@ def test_restore_brings_identical_files_and_links_back(ran):
     assert (area / "lt/a/b/r/down/1/item.txt").read_text() == "item 1\n"
     assert runs_json(area, env)[0]["archived"] == ""
     assert shared_rows(area, "SELECT DISTINCT archived FROM tests") == [(0,)]
-    assert restore_cmd(area, env).stdout == "a/b/r: not archived, nothing to restore\n"
+    assert restore_cmd(area, env).stdout == "mt-clean: no archived run matches --target a/b --runname r\n"
     # archived again: a new file, the kept one is left alone
     assert archive_cmd(area, env, arch).returncode == 0
     assert sorted(os.listdir(arch))[0].endswith("__1-2.tar.gz")
+
+
+def test_a_record_removed_after_archiving_stays_out_of_the_restore(ran):
+    area, env, arch = ran
+    assert archive_cmd(area, env, arch).returncode == 0
+    assert clean(area, env, "--target", "a/b", "--runname", "r", "--testpatt", "up").returncode == 0
+    out = restore_cmd(area, env)
+    assert out.returncode == 0 and "restored 3 records (1 directory)" in out.stdout, out.stdout + out.stderr
+    assert (area / "disk0/a/b/r/down/1/item.txt").exists() and not (area / "disk0/a/b/r/up").exists()
 
 
 def test_testpatt_archives_a_test_with_its_items_or_single_items(ran):

@@ -146,10 +146,15 @@ def _archive_or_restore(area, settings, args):
         runs = clean.matching_runs(conn, target, runname)
         if keep is not None:
             runs = [r for r in archive.beyond_keep(runs, keep) if archive.state_of(conn, r) != "archived"]
-        if not runs:
-            print(f"mt-clean: no run matches --target {target} --runname {runname}" if keep is None
-                  else f"mt-clean: nothing to archive: [archive] keep-runs {keep} keeps the newest "
-                       f"{plural(keep, 'run')} of each target")
+            if not runs:
+                print(f"mt-clean: nothing to archive: [archive] keep-runs {keep} keeps the newest "
+                      f"{plural(keep, 'run')} of each target")
+        elif restore and runs:
+            runs = [r for r in runs if archive.state_of(conn, r)]
+            if not runs:
+                print(f"mt-clean: no archived run matches --target {target} --runname {runname}")
+        elif not runs:
+            print(f"mt-clean: no run matches --target {target} --runname {runname}")
         for run in runs:
             if restore:
                 result = archive.restore_run(conn, run)

@@ -274,10 +274,13 @@ def restore_run(conn, run):
         return Result(failed=f"not restored: the archive {path} is missing")
     records = archived.records_of(conn, active["id"])
     units = _units(records, run)
+    # the directories of records removed since (mt-clean) are in the archive too: allowed,
+    # not unpacked
+    roots = [u.rel for u in _units(archived.records_of(conn, active["id"], True), run)]
     try:
         with tarfile.open(path, "r:gz") as tar:
             members = tar.getmembers()
-            problem = check_members(members, [u.rel for u in units], _run_rel(run))
+            problem = check_members(members, roots, _run_rel(run))
             if problem:
                 return Result(failed=f"not restored: {path}: {problem}")
             result = _unpack(conn, tar, members, units, active)

@@ -62,10 +62,11 @@ def set_state(conn, archive_id, state, now=None):
     conn.execute(f"UPDATE archives SET state=?{extra}, last_update=? WHERE id=?", args)
 
 
-def records_of(conn, archive_id):
-    """The records the archive holds (removed ones left out)."""
-    return conn.execute(f"SELECT {', '.join(TEST_COLUMNS)} FROM tests WHERE archived=? "
-                        "AND state != 'DELETED' ORDER BY testname, item_path", (archive_id,)).fetchall()
+def records_of(conn, archive_id, include_deleted=False):
+    """The records the archive holds (those removed since left out unless include_deleted)."""
+    hide = "" if include_deleted else " AND state != 'DELETED'"
+    return conn.execute(f"SELECT {', '.join(TEST_COLUMNS)} FROM tests WHERE archived=?{hide} "
+                        "ORDER BY testname, item_path", (archive_id,)).fetchall()
 
 
 def clear_marks(conn, archive_id, now=None):
