@@ -74,3 +74,16 @@ def shared_rows(area, sql):
         return conn.execute(sql).fetchall()
     finally:
         conn.close()
+
+
+def database_at(path, version):
+    """An open connection to a new database file with the schema of the first VERSION
+    migrations only, as an older release left it (autocommit)."""
+    import sqlite3
+    from megatest.store import schema
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    for _, sql in schema.MIGRATIONS[:version]:
+        for statement in schema._statements(sql):
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {version}")
+    return conn

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import BIN, mt, runs_json, shared_rows
+from conftest import BIN, database_at, mt, runs_json, shared_rows
 from test_hardening_storage import mounts, read_only, tmpfs   # noqa: F401 (fixtures)
 from megatest.config import settings as settings_mod
 from megatest.config.area import Area
@@ -419,12 +419,8 @@ def test_a_kill_while_restoring_is_finished_by_a_rerun(ran, monkeypatch):
 def test_the_migration_keeps_an_existing_database(tmp_path):
     """A database made before 004-archive (version 2) keeps its rows and gains the table; a
     shared copy that old still rebuilds a live database."""
-    path = tmp_path / "old.db"
-    conn = db.connect(str(path))
-    for _, sql in schema.MIGRATIONS[:2]:
-        for statement in schema._statements(sql):
-            conn.execute(statement)
-    conn.execute("PRAGMA user_version = 2")
+    conn = database_at(tmp_path / "old.db", 2)
+    conn.row_factory = sqlite3.Row
     conn.execute("INSERT INTO runs (target, runname) VALUES ('a/b', 'r')")
     conn.execute("INSERT INTO tests (run_id, testname) VALUES (1, 't')")
     schema.ensure(conn)
@@ -436,13 +432,8 @@ def test_the_migration_keeps_an_existing_database(tmp_path):
     assert archived.archive_paths(conn) == {1: "/x.tar.gz"}
     assert conn.execute("SELECT archived FROM tests").fetchone()[0] == archive_id
     assert conn.execute("SELECT seq FROM archives").fetchone()[0] > 0     # synced like the rest
-    old = sqlite3.connect(str(tmp_path / "v2.db"))
-    for _, sql in schema.MIGRATIONS[:2]:
-        for statement in schema._statements(sql):
-            old.execute(statement)
-    old.execute("PRAGMA user_version = 2")
-    schema.drop_triggers(old)
-    old.commit()
+    old = database_at(tmp_path / "v2.db", 2)
+    schema.drop_triggers(old)                       # as the syncer writes megatest.db
     old.close()
     db._restore_from_shared(str(tmp_path / "v2.db"), str(tmp_path / "live.db"))
     live = db.connect(str(tmp_path / "live.db"))

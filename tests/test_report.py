@@ -19,7 +19,7 @@ import subprocess
 
 import pytest
 
-from conftest import mt, write_area
+from conftest import database_at, mt, write_area
 
 XSD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "junit.xsd")
 
@@ -309,17 +309,12 @@ def test_a_rerun_is_an_attempt_and_fail_then_pass_is_flaky_everywhere(make_area,
 
 
 def test_a_database_of_the_previous_schema_is_migrated_and_keeps_its_records(tmp_path):
-    import sqlite3
     from megatest.config.area import Area
     from megatest.store import db, schema
     area = Area(str(tmp_path))
     live = db.live_path(area, {"MT_TMPDIR": str(tmp_path / "live")})
     os.makedirs(os.path.dirname(live))
-    conn = sqlite3.connect(live, isolation_level=None)
-    for _, sql in schema.MIGRATIONS[:2]:
-        for statement in schema._statements(sql):
-            conn.execute(statement)
-    conn.execute("PRAGMA user_version = 2")
+    conn = database_at(live, 2)
     conn.execute("INSERT INTO runs (target, runname) VALUES ('a/b', 'old')")
     conn.execute("INSERT INTO tests (run_id, testname, state, status) VALUES (1, 't', 'COMPLETED', 'PASS')")
     conn.close()
@@ -332,4 +327,5 @@ def test_a_database_of_the_previous_schema_is_migrated_and_keeps_its_records(tmp
     assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
     assert [tuple(r) for r in conn.execute("SELECT testname, status, exit_code FROM tests")] == [
         ("t", "PASS", None)]
-    assert conn.execute("SELECT val FROM metadat WHERE var='migration'").fetchone()[0] == "003-attempts"
+    assert conn.execute("SELECT val FROM metadat WHERE var='migration'").fetchone()[0] == \
+        schema.MIGRATIONS[-1][0]
