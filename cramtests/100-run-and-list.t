@@ -61,7 +61,9 @@ mt-list runs: the default text table, one line per record, sorted by test then i
     pair  +COMPLETED +PASS +\d+\.\ds (re)
     pair/large  +COMPLETED +PASS +\d+\.\ds (re)
     pair/small  +COMPLETED +PASS +\d+\.\ds (re)
-  $ mt-list runs --runname 'nosuch'
+  $ mt-list runs --runname 'nosuch'; echo "exit $?"
+  mt-list: no run matches --runname nosuch
+  exit 0
 
 --megatest prints Megatest's -list-runs text, column for column:
 

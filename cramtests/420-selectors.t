@@ -30,6 +30,7 @@ A status no one knows is warned about, in mt-run and mt-list:
   exit 0
   $ mt-list runs --status PASSED
   mt-list: warning: --status 'PASSED' is not a known status (did you mean PASS?)
+  mt-list: --status PASSED selected no record in 1 matching run
   a/b/r1  completed  PASS  (run-id 1, 0 records)
 
 Options are checked before --dry-run does anything:

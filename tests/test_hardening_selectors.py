@@ -94,7 +94,8 @@ def test_list_with_an_unknown_state_or_status_warns(make_area, mt_env):
     assert out.returncode == 0
     assert out.stderr.splitlines() == [
         "mt-list: warning: --state 'COMPLETE' is not a known state (did you mean COMPLETED?)",
-        "mt-list: warning: --status 'PASSED' is not a known status (did you mean PASS?)"]
+        "mt-list: warning: --status 'PASSED' is not a known status (did you mean PASS?)",
+        "mt-list: --state COMPLETE --status PASSED selected no record in 1 matching run"]
     known = mt("list", "runs", "--area", area, "--status", "PASS", env=mt_env)
     assert known.stderr == "" and "build" in known.stdout
 
@@ -212,3 +213,24 @@ def test_list_tests_warns_about_a_broken_testconfig_and_lists_the_rest(make_area
         f"mt-list: warning: {area / 'tests' / 'bad' / 'testconfig'}:1: bad section header "
         "'[requirements' (missing ']'?); test bad not listed"]
     assert [line.split()[0] for line in out.stdout.splitlines()] == ["build"]
+
+
+def test_mt_list_says_when_a_selector_matches_nothing(make_area, mt_env):
+    """An empty listing after a typo read as "no such run" or "no records", in silence."""
+    area = make_area({"t": "[ezsteps]\ns true\n"})
+    assert run(area, mt_env, "r").returncode == 0
+
+    def listing(*args):
+        out = mt("list", "runs", "--area", area, *args, env=mt_env)
+        assert out.returncode == 0, out.stderr
+        return out.stdout, out.stderr
+
+    assert listing("--target", "nosuch/x") == ("", "mt-list: no run matches --target nosuch/x\n")
+    assert listing("--runname", "rr") == ("", "mt-list: no run matches --runname rr\n")
+    out, err = listing("--testpatt", "tt")
+    assert "(run-id 1, 0 records)" in out
+    assert err == "mt-list: --testpatt tt selected no record in 1 matching run\n"
+    assert listing("--json", "--status", "FAIL")[1] == \
+        "mt-list: --status FAIL selected no record in 1 matching run\n"
+    assert listing("--testpatt", "t")[1] == ""          # a match: nothing said
+    assert listing()[1] == ""

@@ -145,11 +145,17 @@ def test_runs_json_tests_sorted_with_toplevel_and_all_fields(ran):
     (("--target", "%"), [("a/b", "r"), ("c/d", "r2")]),
     (("--runname", "r2"), [("c/d", "r2")]),
     (("--runname", "R%"), [("a/b", "r"), ("c/d", "r2")]),    # % makes it case-insensitive
-    (("--target", "x/%"), []),
 ])
 def test_runs_select_by_target_and_runname(ran, args, expected):
     top, env = ran
     assert [(r["target"], r["runname"]) for r in runs_json(top, env, *args)] == expected
+
+
+def test_runs_matching_nothing_say_so_on_stderr_and_list_nothing(ran):
+    top, env = ran
+    out = mt("list", "runs", "--area", top, "--json", "--target", "x/%", env=env)
+    assert (out.returncode, out.stdout, out.stderr) == (
+        0, "[]\n", "mt-list: no run matches --target x/%\n")
 
 
 @pytest.mark.parametrize("args, expected", [

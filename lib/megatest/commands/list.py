@@ -57,6 +57,8 @@ A flaky record shows `PASS (FLAKY)` in the text listing. `targets --json` prints
 
 Reads never write: no lock, no server, no new file; they work in a read-only area.
 
+A selector given that matches nothing says so in one line on stderr (for example
+`no run matches --target X`, or `--testpatt P selected no record in 2 matching runs`).
 Exit status: 0 listed (also when nothing matched), 2 usage or configuration error.
 """
 import json
@@ -132,6 +134,8 @@ def _runs(area, args):
     from megatest.report import results
     sel = read_runs(area, args["--target"], args["--runname"], args["--testpatt"],
                     _commas(args["--state"]), _commas(args["--status"]), detail=args["--megatest"])
+    for message in _nothing_matched(args, sel.runs):
+        _warn(message)
     if args["--json"]:
         _print_json(results.runs(sel))
     elif args["--megatest"]:
@@ -141,6 +145,21 @@ def _runs(area, args):
         for run, result in zip(sel.runs, results.runs(sel)):
             _print_run(run, result)
     return 0
+
+
+def _nothing_matched(args, runs):
+    """One stderr line when a selector given matched nothing, so that a typo never reads as
+    an empty area or as runs without records (the listing and exit status are unchanged)."""
+    chosen = {opt: args[opt] for opt in ("--target", "--runname", "--testpatt", "--state",
+                                         "--status") if args[opt] not in (None, "", "%")}
+    given = " ".join(f"{opt} {chosen[opt]}" for opt in ("--target", "--runname") if opt in chosen)
+    if not runs:
+        return [f"mt-list: no run matches {given}"] if given else []
+    records = [opt for opt in ("--testpatt", "--state", "--status") if opt in chosen]
+    if records and not any(sel["tests"] for sel in runs):
+        what = " ".join(f"{opt} {args[opt]}" for opt in records)
+        return [f"mt-list: {what} selected no record in {plural(len(runs), 'matching run')}"]
+    return []
 
 
 def read_runs(area, target, runname, testpatt, states=(), statuses=(), detail=False,
