@@ -439,3 +439,20 @@ def test_the_migration_keeps_an_existing_database(tmp_path):
     live = db.connect(str(tmp_path / "live.db"))
     schema.ensure(live)
     assert archived.archive_paths(live) == {}
+
+
+def test_mt_run_refuses_to_run_archived_records_again_until_restored(ran):
+    area, env, arch = ran
+    assert archive_cmd(area, env, arch).returncode == 0
+    before = runs_json(area, env)
+    again = run(area, env, "r", "a/b", "--rerun-all")
+    assert again.returncode == 2 and again.stdout == ""
+    assert again.stderr.splitlines() == [
+        f"mt-run: error: run a/b/r is archived in {archive_file(arch)}: 4 of the selected "
+        "records have their directories there",
+        "  try: mt-clean --restore --target a/b --runname r   (then run it again), or use a "
+        "new run name"]
+    assert runs_json(area, env) == before             # nothing reset, nothing relaunched
+    assert run(area, env, "r2").returncode == 0       # another run name is not concerned
+    assert restore_cmd(area, env).returncode == 0
+    assert run(area, env, "r", "a/b", "--rerun-all").returncode == 0

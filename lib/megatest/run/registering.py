@@ -37,9 +37,27 @@ def register(runner):
         db.register_tests(conn, runner.run_id, names)
         db.set_run(conn, runner.run_id, state="running")
         match = compile_testpatt(p.testpatt)
-        for row in db.tests_of_run(conn, runner.run_id, include_deleted=True):
+        rows = db.tests_of_run(conn, runner.run_id, include_deleted=True)
+        _refuse_archived(runner, [r for r in rows if r["archived"] and
+                                  r["state"] != "DELETED" and match(r["testname"], r["item_path"])])
+        for row in rows:
             _load(runner, dict(row), match)
         _apply_resets(runner)
+
+
+def _refuse_archived(runner, rows):
+    """Records whose directories are in an archive are not run again in place: their new
+    directories would stand where a restore puts the archived ones back."""
+    if not rows:
+        return
+    from megatest.store import archived
+    p = runner.plan
+    active = archived.active_archive(runner.conn, runner.run_id)
+    where = f" in {active['archive_path']}" if active else ""
+    raise MtError(f"run {p.target}/{p.runname} is archived{where}: {len(rows)} of the selected "
+                  "records have their directories there",
+                  hint=f"mt-clean --restore --target {p.target} --runname {p.runname}   "
+                       "(then run it again), or use a new run name")
 
 
 def expansion(runner, t, environ=None):
