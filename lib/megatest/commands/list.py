@@ -296,7 +296,7 @@ def _num(value, keep_float=False):
 
 
 def _print_json(value):
-    json.dump(value, sys.stdout, indent=1)
+    sys.stdout.write(json.dumps(value, indent=1))   # one write: json.dump writes per token
     sys.stdout.write("\n")
 
 

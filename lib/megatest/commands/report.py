@@ -62,10 +62,10 @@ def _warn(message):
     sys.stderr.write(message.rstrip("\n") + "\n")
 
 
-def _read(area, target, runname, testpatt="%", detail=True):
+def _read(area, target, runname, testpatt="%", detail=True, records=True):
     from megatest.report import results
     sel = results.read(area, target or "%", runname or "%", testpatt or "%", detail=detail,
-                       prog="mt-report", warn=_warn)
+                       prog="mt-report", warn=_warn, records=records)
     return results.runs(sel, detail=detail)
 
 
@@ -83,6 +83,12 @@ def _selected(area, target, runname, testpatt):
         raise MtError(f"--testpatt {testpatt} selects no record in "
                       f"{len(runs)} matching run{'s' if len(runs) != 1 else ''}")
     return runs
+
+
+def _one(area, run, detail=True):
+    """RUN (read without its records) read again with them."""
+    runs = _read(area, run["target"], run["runname"], detail=detail)
+    return next(r for r in runs if r["run_id"] == run["run_id"])
 
 
 def _newest(runs):
@@ -140,7 +146,7 @@ def _diff(area, args):
     target = None if target == "%" else target
     if target and any(c in target for c in "%*"):
         raise UsageError(f"--target {target}: diff compares runs of one target; give it whole")
-    candidates = _read(area, target, "%", detail=False)
+    candidates = _read(area, target, "%", detail=False, records=False)
     if not candidates:
         raise MtError(f"no run matches --target {target or '%'}",
                       hint="mt-list runs   (shows the runs there are)")
@@ -164,14 +170,14 @@ def _diff(area, args):
             raise MtError(f"no run {run['target']}/{against} to compare with",
                           hint="mt-list runs   (shows the runs there are)")
         note = None
-    this = _read(area, run["target"], run["runname"])
-    this = next(r for r in this if r["run_id"] == run["run_id"])
-    base = other or {"target": run["target"], "runname": "(none)", "tests": []}
+    this = _one(area, run)
+    base = _one(area, other, detail=False) if other else \
+        {"target": run["target"], "runname": "(none)", "tests": []}
     result = diff.compare(this, base)
     if note:
         result["note"] = note
     if args["--json"]:
-        json.dump(result, sys.stdout, indent=1)
+        sys.stdout.write(json.dumps(result, indent=1))   # one write, not one per token
         sys.stdout.write("\n")
     else:
         if note:

@@ -36,10 +36,11 @@ class Selection:
 
 
 def read(area, target="%", runname="%", testpatt="%", states_=(), statuses=(), detail=False,
-         prog="mt-list", settings=None, warn=None):
+         prog="mt-list", settings=None, warn=None, records=True):
     """Select runs (target and run-name patterns) and their records (testpatt, states,
-    statuses). DETAIL also reads steps and test data. SETTINGS: the area's, when the caller
-    has them. WARN receives the note of a read made off the home host."""
+    statuses). DETAIL also reads steps and test data; without RECORDS, only the runs are
+    read. SETTINGS: the area's, when the caller has them. WARN receives the note of a read
+    made off the home host."""
     from megatest.config import settings as settings_mod
     from megatest.run import runops
     from megatest.store import db, homehost, readcopy
@@ -56,9 +57,9 @@ def read(area, target="%", runname="%", testpatt="%", states_=(), statuses=(), d
     sel.source = path
     try:
         sel.runs = runops.select_runs(conn, target, runname, testpatt, states_, statuses,
-                                      steps=detail)
+                                      steps=detail, records=records)
         run_ids = [s["run"]["id"] for s in sel.runs]
-        if run_ids:
+        if run_ids and records:
             sel.attempts = db.attempts_of_runs(conn, run_ids)
             sel.hosts = db.runner_hosts(conn)
         if detail:

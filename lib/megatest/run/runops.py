@@ -9,10 +9,12 @@ from megatest.config import patterns
 from megatest.store import archived, db
 
 
-def select_runs(conn, target_patt, runname_patt, testpatt, states=(), statuses=(), steps=False):
+def select_runs(conn, target_patt, runname_patt, testpatt, states=(), statuses=(), steps=False,
+                records=True):
     """Runs matching the target and run-name patterns, each with its selected records:
     [{"run": row, "keys": {k: v}, "tests": [row...], "steps": {test_id: [row...]},
-    "archived": the path of the run's archive, "" when it is not archived}]."""
+    "archived": the path of the run's archive, "" when it is not archived}].
+    Without RECORDS, the runs alone ("tests" empty): choosing a run costs no record read."""
     keys = db.get_keys(conn)
     archives = archived.archive_paths(conn)
     match = patterns.compile_testpatt(testpatt or "%")
@@ -21,7 +23,7 @@ def select_runs(conn, target_patt, runname_patt, testpatt, states=(), statuses=(
         if not (patterns.match_target(target_patt, run["target"]) and
                 patterns.match_name(runname_patt or "%", run["runname"])):
             continue
-        tests = [t for t in db.tests_of_run(conn, run["id"])
+        tests = [t for t in (db.tests_of_run(conn, run["id"]) if records else ())
                  if match(t["testname"], t["item_path"])
                  and (not states or t["state"] in states) and (not statuses or t["status"] in statuses)]
         by_test = {}
