@@ -31,6 +31,8 @@ first command; test_every_transcript_is_checked_or_listed keeps the list true):
   * `mt-serve --ensure --area /proj/regress`: a server for an area at /proj/regress; its
     `--status` output is the host, address, port, pid and uptime of that server, all of
     them specific to the machine.
+  * `mt-serve --view --area /proj/regress --port 8080`: a viewer of that area, in the
+    foreground until stopped; its line names this machine's address and copy.
 """
 import functools
 import os
@@ -49,6 +51,8 @@ README = REPO / "README.md"
 MARKER = re.compile(r"<!-- checked sample(?::(?P<options>[^>]*?))? -->")
 UNCHECKED = {
     "mt-serve --ensure --area /proj/regress": "an area at /proj/regress; a machine's server",
+    "mt-serve --view --area /proj/regress --port 8080": "an area at /proj/regress; runs "
+                                                        "until stopped",
 }
 BLOCK_SECONDS = 120         # a hung command fails its block instead of hanging the tests
 SEPARATOR = "@@readme-sample-{}@@"

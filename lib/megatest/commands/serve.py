@@ -1,7 +1,7 @@
 """Serve the area's live database to processes on other hosts, and run its background jobs.
 
 Usage:
-  mt-serve [--area DIR] [--ensure | --stop | --status | --crontab] [--port N] [--bind ADDR]
+  mt-serve [--area DIR] [--ensure | --stop | --status | --crontab | --view] [--port N] [--bind ADDR]
   mt-serve (-h | --help)
 
 Options:
@@ -13,6 +13,7 @@ Options:
   --port N      the port to listen on; 0 lets the system choose [default: 0]
   --bind ADDR   the address to listen on (else [server] hostname, else this host's address)
   --crontab     print the crontab line that keeps a server running for this area
+  --view        serve the dashboard alone, in the foreground, on any host (see below)
 
 Without --ensure, --stop or --status the server runs in the foreground until SIGTERM or
 Ctrl-C. It runs on the area's home host only, one per area: a second one exits 0 at once.
@@ -25,9 +26,17 @@ keeps megatest.db in step. A background server (--ensure) logs to <area>/logs/mt
 A bare number is hours, as in Megatest (timeout 0.5 = 30 minutes); or give units: 30m, 1h 30m,
 90s. Unset or 0: never.
 
+With --view it serves the dashboard alone, on any host, beside the area's server: it reads
+the live database on the home host, else this host's copy of megatest.db (refreshed when
+that file changes; the pages name the home host). It claims nothing, writes nothing and
+answers no test calls; its logins take the area token (.mt/token must be readable) and its
+actions (rerun, kill, remove) go to the area's server, which must run on the home host. It
+prints one line (where it listens, what it reads) and runs until SIGTERM or Ctrl-C.
+
 Exit status: 0 done (or a server already runs), 1 --status: no server running, --ensure: the
-server did not start, --stop: it did not stop; 2 usage or configuration error, or an area
-mt-serve cannot write (read-only: .mt and, with --ensure, logs/ must take files).
+server did not start, --stop: it did not stop; 2 usage or configuration error, an area
+mt-serve cannot write (read-only: .mt and, with --ensure, logs/ must take files), or an
+area token that mt-serve --view cannot read.
 """
 import os
 import signal
@@ -63,10 +72,13 @@ def main(argv):
     if args["--status"]:
         home = homehost.home_host(area, s)
         return _status(area, s, not home or homehost.is_home(home))
+    from megatest.serve import webauth
+    if args["--view"]:
+        webauth.read_policy(s)
+        return _view(area, s, port, args["--bind"])
     homehost.require_home(area, s, "mt-serve")
     if args["--stop"]:
         return _stop(area, s)
-    from megatest.serve import webauth
     webauth.read_policy(s)                 # a bad [server] dashboard-reads: exit 2 here
     require_writable(area, LOG_DIR if args["--ensure"] else None)
     homehost.home_host(area, s, claim=True)
@@ -89,6 +101,21 @@ def _serve(area, s, port, bind):
         server.wait()
     finally:
         server.close()
+    return 0
+
+
+def _view(area, s, port, bind):
+    from megatest.serve import viewer
+    _configure_logging()
+    view = viewer.Viewer(area, s, bind=bind, port=port)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda *_: view.stop.set())
+    view.start()
+    try:
+        print(view.describe(), flush=True)
+        view.wait()
+    finally:
+        view.close()
     return 0
 
 

@@ -6,7 +6,8 @@ It routes a path to a page (gridpage, detailpages, pages), to JSON for the pages
 checks; and it turns every failure into a 4xx or 5xx reply of one line, as a page or as
 JSON (never a traceback: a bug gets 500 and an error id that the server log shows with
 the traceback). Every read is report.grid's; actions become rows in the tasks table
-(actions.queue), which the server's action poller carries out.
+(actions.queue), which the server's action poller carries out; a viewer (mt-serve --view)
+hands them to the area's server instead (viewer.forward).
 """
 import hashlib
 import json
@@ -350,9 +351,12 @@ class Dashboard:
         else:
             run = grid.run_of(self.area, self.settings, _form_id(request, "run_id"))
             patt, params = "%", {}
-        task_id = actions.queue(handler.db_connection(), ACTION_KINDS[kind], run["target"],
-                                run["runname"], patt, params,
-                                request=request.form.get("request") or None)
+        fields = (ACTION_KINDS[kind], run["target"], run["runname"], patt, params)
+        asked = request.form.get("request") or None
+        if self.service.view:            # mt-serve --view: the area's server queues it
+            task_id = self.service.forward(self.area, self.settings, *fields, request=asked)
+        else:
+            task_id = actions.queue(handler.db_connection(), *fields, request=asked)
         task = grid.actions(self.area, self.settings, [task_id])
         if request.wants_json:
             return self._json({"ok": True, "task": task[0] if task else {"id": task_id}})

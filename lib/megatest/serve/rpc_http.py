@@ -7,7 +7,8 @@ X-Megatest-Token header. Replies are JSON: 200 `{"ok": true, "result": ...}`; ot
 stopping, or its database full, read-only or damaged: try again, the client journals) or 500 (a bug: the reply names an error id that the server log shows with
 the traceback). Calls are those of testops plus "ping" and "queue"; rpc_params checks the body
 and each call's parameters before the call runs. Every GET (but of /api) and the dashboard's POSTs (dashboard.POST_PATHS) go
-to the web dashboard (dashboard.py), which answers them itself.
+to the web dashboard (dashboard.py), which answers them itself. A Service made with forward
+(mt-serve --view, viewer.py) is that dashboard alone: every other POST gets 404 naming --view.
 """
 import hmac
 import http.server
@@ -44,8 +45,12 @@ log = logging.getLogger("megatest.rpc_server")
 class Service:
     """What the server knows and does: the area, the token, the counters, and one call."""
 
-    def __init__(self, area, settings, token, db_path):
+    def __init__(self, area, settings, token, db_path, forward=None):
         self.area, self.settings, self.token, self.db_path = area, settings, token.encode(), db_path
+        # mt-serve --view (viewer.py): the dashboard only, no calls; its actions go to
+        # forward(area, settings, action, target, runname, testpatt, params, request=) -> task id
+        self.forward = forward
+        self.view = forward is not None
         self.started = time.time()
         self.last_activity = time.monotonic()
         self.counts = {}        # cmd or refusal -> requests
@@ -192,6 +197,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _post(self):
         service = self.server.service
+        if service.view:
+            return self._refuse(404, "mt-serve --view serves the dashboard only and answers no "
+                                     "calls: they go to the area's server (mt-serve on the home "
+                                     "host)", "view-only")
         if self.path != API_PATH:
             return self._refuse(404, f"no such path {self.path!r}: POST {API_PATH}", "bad-path")
         if not service.token_ok(self.headers.get(TOKEN_HEADER, "")):
