@@ -20,6 +20,7 @@ import subprocess
 import pytest
 
 from conftest import database_at, mt, write_area
+from test_hardening_storage import mounts, tmpfs   # noqa: F401 (fixture)
 
 XSD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "junit.xsd")
 
@@ -208,6 +209,33 @@ def test_junit_of_no_matching_run_is_an_error(area):
     assert out.stderr.startswith("mt-report: error: no run matches --target % --runname r9")
 
 
+@pytest.mark.parametrize("args, message", [
+    ((), "mt-report: error: missing which report: expected one of junit, html, diff"),
+    (("junk",), "mt-report: error: unknown report 'junk': expected one of junit, html, diff"),
+])
+def test_a_missing_or_unknown_report_is_named(area, args, message):
+    out = report(area, *args)
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr.splitlines()[0] == message
+
+
+def test_a_report_on_a_full_disk_is_one_line_and_leaves_nothing_behind(area, mounts, tmp_path):
+    full = tmp_path / "full"
+    tmpfs(mounts, full, "64k")
+    with open(full / "filler", "wb", buffering=0) as f:      # fill it to the last block
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+    junit = report(area, "junit", "--runname", "r2", "-o", full / "r2.xml")
+    html = report(area, "html", "--runname", "r2", "-o", full / "rep")
+    assert (junit.returncode, html.returncode) == (2, 2)
+    assert junit.stderr == f"mt-report: error: cannot write {full / 'r2.xml'}: No space left on device\n"
+    assert html.stderr == f"mt-report: error: cannot write the report in {full / 'rep'}: No space left on device\n"
+    assert sorted(p.name for p in full.rglob("*")) == ["filler", "rep"]    # no half or temp file
+
+
 # ---------------------------------------------------------------- html
 
 def test_html_report_is_self_contained_with_failures_data_and_signatures(area, tmp_path):
@@ -252,6 +280,9 @@ def test_failures_are_grouped_by_normalised_signature_most_frequent_first(area):
     sigs = [b["signature"] for b in buckets]
     assert "ERROR: checksum <hex> differs in <path> at <time>" in sigs
     assert [b["count"] for b in buckets] == sorted((b["count"] for b in buckets), reverse=True)
+    none = mt("list", "failures", "--runname", "r9", "--area", top, env=env)
+    assert (none.returncode, none.stdout, none.stderr) == (
+        0, "no failing record in 0 runs\n", "mt-list: no run matches --runname r9\n")
     text = mt("list", "failures", "--runname", "r2", "--area", top, env=env).stdout
     assert text.startswith("   1  ")            # r2 alone: each fault once
     assert "reproduce: mt-run --target x/y --runname r2 --testpatt still --rerun-all" in text

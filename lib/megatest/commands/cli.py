@@ -56,6 +56,26 @@ def _usage_patterns(doc):
     return out
 
 
+def check_subcommand(doc, argv, words, noun, missing, hint):
+    """UsageError naming the unknown or missing first word (`unknown listing 'x'`,
+    `missing what to list`) when ARGV has none of WORDS; else nothing. The values of
+    options (`--area DIR`, as DOC's usage shows them) are not words."""
+    import re
+    if any(a in words for a in argv):
+        return
+    valued = set(re.findall(r"(--?[A-Za-z][\w-]*)[ =][A-Z<]", doc))
+    given, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a.startswith("-"):
+            skip = a in valued
+        else:
+            given.append(a)
+    what = f"unknown {noun} {given[0]!r}" if given else f"missing {missing}"
+    raise UsageError(f"{what}: expected one of {', '.join(words)}", hint=hint)
+
+
 def usage_hint(doc):
     """The first usage line of a docopt text, offered as `try:` after a usage error."""
     lines = doc.splitlines()

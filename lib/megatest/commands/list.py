@@ -115,13 +115,8 @@ def main(argv):
 
 def _check_listing(argv):
     """A clearer message than docopt's when no listing word was given."""
-    from megatest.errors import UsageError
-    if any(a in LISTINGS for a in argv):
-        return
-    words = [a for a in argv if not a.startswith("-")]
-    what = f"unknown listing {words[0]!r}" if words else "missing what to list"
-    raise UsageError(f"{what}: expected one of {', '.join(LISTINGS)}",
-                     hint="mt-list runs --json   (see mt-list --help)")
+    from megatest.commands.cli import check_subcommand
+    check_subcommand(__doc__, argv, LISTINGS, "listing", "what to list", "mt-list runs --json   (see mt-list --help)")
 
 
 def _warn(message):
@@ -338,6 +333,8 @@ def _streak_words(row):
 def _failures(area, args):
     from megatest.report import results, signatures
     sel = read_runs(area, args["--target"], args["--runname"], args["--testpatt"], detail=True)
+    for message in _nothing_matched(args, sel.runs):
+        _warn(message)
     buckets = signatures.buckets(results.runs(sel, detail=True))
     if args["--json"]:
         _print_json(buckets)

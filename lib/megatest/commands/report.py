@@ -39,15 +39,22 @@ Exit status: 0 written (junit and html, whatever the records say; diff: no new f
 1 diff found a new failure, 2 usage or configuration error, or no run matched.
 """
 import json
-import os
 import sys
 
-from megatest.commands.cli import parse
+from megatest.commands.cli import check_subcommand, parse
 from megatest.errors import MtError, UsageError
 
 
+REPORTS = ("junit", "html", "diff")
+
+
 def main(argv):
-    args = parse(__doc__, argv)
+    try:
+        args = parse(__doc__, argv)
+    except UsageError:
+        check_subcommand(__doc__, argv, REPORTS, "report", "which report",
+                         "mt-report junit -o results.xml   (see mt-report --help)")
+        raise
     from megatest.config.area import find_area
     area = find_area(args["--area"])
     if args["diff"]:
@@ -117,17 +124,11 @@ def _html(runs, directory):
 
 
 def _write_file(path, text):
-    """Temp file beside PATH, then rename: a CI job never reads half a report."""
-    tmp = f"{path}.tmp-{os.getpid()}"
+    """Whole or not at all (fsutil): a CI job never reads half a report."""
+    from megatest import fsutil
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        fsutil.write_atomic(path, text)
     except OSError as err:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise MtError(f"cannot write {path}: {err.strerror or err}") from None
 
 

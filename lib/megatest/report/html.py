@@ -9,6 +9,7 @@ import html
 import os
 import time
 
+from megatest import fsutil
 from megatest.report import colours, logs, results, signatures
 
 STYLE = """
@@ -24,13 +25,10 @@ code{background:#f0f0f0;padding:1px 4px}.meta td:first-child{font-weight:bold}
 
 def write(runs, directory, buckets=None):
     """Write DIRECTORY/index.html for RUNS (results.runs(..., detail=True)); returns its path.
-    Written to a temporary name and renamed: a reader never sees half a report."""
+    Written whole or not at all (fsutil): a reader never sees half a report."""
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, "index.html")
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(page(runs, buckets if buckets is not None else signatures.buckets(runs)))
-    os.replace(tmp, path)
+    fsutil.write_atomic(path, page(runs, buckets if buckets is not None else signatures.buckets(runs)))
     return path
 
 
