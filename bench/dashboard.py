@@ -50,7 +50,7 @@ sys.path.insert(0, BENCH)
 from megatest import rollup  # noqa: E402
 from megatest.config.area import Area  # noqa: E402
 from megatest.store import db  # noqa: E402
-from runner_overhead import bench_env, command_path, machine_note, table  # noqa: E402
+from runner_overhead import bench_env, command_path, leave_tmp, machine_note, table  # noqa: E402
 from sync_lag import percentile  # noqa: E402
 
 TARGETS = [("linux", "x86_64"), ("linux", "arm64"), ("darwin", "arm64"), ("windows", "x86_64")]
@@ -343,10 +343,7 @@ def main(argv=None):
         if info:
             subprocess.run([command_path("mt-serve"), "--area", top, "--stop"], env=env,
                            capture_output=True)
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        leave_tmp(tmp, args.keep)
 
 
 if __name__ == "__main__":

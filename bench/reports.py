@@ -14,7 +14,6 @@ Exit status: 0 measured; 1 a command failed.
 """
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -27,7 +26,7 @@ sys.path.insert(0, BENCH)
 
 from megatest.config.area import Area  # noqa: E402
 from dashboard import TARGETS, build, write_area  # noqa: E402
-from runner_overhead import bench_env, command_path, machine_note, table  # noqa: E402
+from runner_overhead import bench_env, command_path, leave_tmp, machine_note, table  # noqa: E402
 
 
 def timed(argv, env, repeat, ok=(0,)):
@@ -93,10 +92,7 @@ def main(argv=None):
         print(table(rows), flush=True)
         return 0
     finally:
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        leave_tmp(tmp, args.keep)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,14 @@ def command_path(name):
     return found
 
 
+def leave_tmp(tmp, keep):
+    """A bench's end: its temp dir kept (and named) with --keep, else removed."""
+    if keep:
+        print(f"kept: {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def interpreter_of(script):
     """The interpreter named by the script's #! line (the venv's python after `make`)."""
     with open(script) as f:

@@ -35,7 +35,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from runner_overhead import (REPO, bench_env, check_records, machine_note, median,  # noqa: E402
-                             records_of_run, run_mt_run, table, write_area)
+                             leave_tmp, records_of_run, run_mt_run, table, write_area)
 
 TARGET_RATIO = 1.5
 SPIED = ("sbatch", "squeue", "scancel")
@@ -252,10 +252,7 @@ def main(argv=None):
     finally:
         if stop:
             stop()
-        if args.keep:
-            print(f"kept: {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        leave_tmp(tmp, args.keep)
 
 
 if __name__ == "__main__":
