@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from megatest.config import patterns
 from megatest.report import colours, history, results
-from megatest.store import changes, dashreads, db, homehost, readcopy
+from megatest.store import changes, dashreads, db, homehost
 
 DEFAULT_COLUMNS = 10      # runs shown as columns, newest first, unless the page asks
 MAX_COLUMNS = 100
@@ -76,11 +76,9 @@ class Reading:
 def reading(area, settings):
     """Open the database reads use (see readcopy) read-only, with the off-home note."""
     out = Reading(note=away_note(area, settings))
-    out.source = readcopy.path_for_reading(area, settings) or ""
-    if out.source:
-        out.conn = db.open_for_reading(area, paths=[out.source])
-        if out.conn is not None:
-            out.keys = db.get_keys(out.conn)
+    out.conn, out.source = results.open_source(area, settings)
+    if out.conn is not None:
+        out.keys = db.get_keys(out.conn)
     return out
 
 

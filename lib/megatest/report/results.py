@@ -43,15 +43,14 @@ def read(area, target="%", runname="%", testpatt="%", states_=(), statuses=(), d
     made off the home host."""
     from megatest.config import settings as settings_mod
     from megatest.run import runops
-    from megatest.store import db, homehost, readcopy
+    from megatest.store import db, homehost
     warn = warn or (lambda message: None)
     settings = settings or settings_mod.load_settings(area, warn=warn)
     sel = Selection(linktree=settings.linktree)
     sel.note = homehost.away_note(area, settings, prog) or ""
     if sel.note:
         warn(sel.note)
-    path = readcopy.path_for_reading(area, settings)
-    conn = db.open_for_reading(area, paths=[path]) if path else None
+    conn, path = open_source(area, settings)
     if conn is None:
         return sel
     sel.source = path
@@ -68,6 +67,15 @@ def read(area, target="%", runname="%", testpatt="%", states_=(), statuses=(), d
     finally:
         conn.close()
     return sel
+
+
+def open_source(area, settings):
+    """(read-only connection, its file) of the database reads use: the live db on the home
+    host, else this host's refreshed copy of megatest.db; (None, "") before the first run."""
+    from megatest.store import db, readcopy
+    path = readcopy.path_for_reading(area, settings) or ""
+    conn = db.open_for_reading(area, paths=[path]) if path else None
+    return conn, path
 
 
 def runs(sel, detail=False):
